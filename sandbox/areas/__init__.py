@@ -1,0 +1,12 @@
+"""API areas of the simulator: each module generates its data and serves its routes.
+
+A module defines ``generate(workspace, rng)``, ``ROUTES`` as a list of
+``(method, path_regex, handler)`` and ``TRUTH`` mapping stream names to functions
+``(workspace, config) -> records``.
+"""
+
+from __future__ import annotations
+
+from sandbox.areas import campaigns
+
+AREAS = [campaigns]

@@ -1,0 +1,369 @@
+"""HTTP server of the Customer.io App API simulator.
+
+The server is a stdlib ``ThreadingHTTPServer`` on 127.0.0.1. Each API area module in
+``sandbox.areas`` contributes routes; this module adds what every endpoint shares:
+bearer auth, the per-key rate limit, latency, switchable faults, a request log and
+the ``/_sandbox`` admin endpoints used by the demo and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sandbox.areas import AREAS
+from sandbox.server_errors import ApiError
+from sandbox.workspace import Workspace
+
+DEFAULT_API_KEY = "sandbox-app-api-key"
+
+
+@dataclass
+class Request:
+    """One parsed API request, as handed to a route handler."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    params: dict[str, str] = field(default_factory=dict)
+
+    def int_query(self, name: str, default: int | None = None) -> int | None:
+        """Return a query value as an integer, or raise a 400."""
+        value = self.query.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise ApiError(400, f"{name} must be an integer") from None
+
+
+@dataclass
+class FaultRule:
+    """Answer matching requests with an error or a broken body.
+
+    ``mode`` is an HTTP status ("500", "429", ...) or one of ``truncated``, ``html``,
+    ``empty``, ``no_envelope``, ``null_list``, ``reset``, ``slow``.
+    """
+
+    mode: str
+    path: str = ""
+    share: float = 1.0
+    count: int | None = None
+    after: int = 0
+    retry_after: int | None = None
+    seconds: float = 0.0
+    until: float | None = None
+    seen: int = 0
+    fired: int = 0
+
+    def matches(self, path: str, rng: random.Random) -> bool:
+        """Decide whether this rule fires for a request to ``path``."""
+        if self.path and not re.search(self.path, path):
+            return False
+        if self.until is not None and time.monotonic() > self.until:
+            return False
+        self.seen += 1
+        if self.seen <= self.after:
+            return False
+        if self.count is not None and self.fired >= self.count:
+            return False
+        if self.share < 1.0 and rng.random() >= self.share:
+            return False
+        self.fired += 1
+        return True
+
+
+@dataclass
+class LoggedRequest:
+    """One entry of the request log."""
+
+    at: float
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    api_key_ok: bool
+
+
+class Sandbox:
+    """A running simulator: a seeded workspace served on 127.0.0.1.
+
+    Use it as a context manager, or call ``start`` and ``stop``. ``url`` is the API
+    root including ``/v1``, ready for the tap's ``api_url`` setting.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        scale: str | dict[str, int] = "small",
+        api_key: str = DEFAULT_API_KEY,
+        rate_limit: float | None = 10.0,
+        latency_ms: float = 0.0,
+        port: int = 0,
+        now: int | None = None,
+        forbidden_paths: tuple[str, ...] = (),
+    ) -> None:
+        self.api_key = api_key
+        self.rate_limit = rate_limit
+        self.latency_ms = latency_ms
+        self.port = port
+        self.forbidden_paths = list(forbidden_paths)
+        self.workspace = Workspace.generate(seed=seed, scale=scale, now=now)
+        self.faults: list[FaultRule] = []
+        self.requests: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._recent: dict[str, deque[float]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._routes = [
+            (method, re.compile(f"^/v1{pattern}$"), handler)
+            for area in AREAS
+            for method, pattern, handler in area.ROUTES
+        ]
+
+    # Lifecycle ------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Start serving in a background thread."""
+        handler = type("Handler", (_Handler,), {"sandbox": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """API root including ``/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # Faults and inspection --------------------------------------------------------
+
+    def add_fault(self, mode: str, **options: Any) -> FaultRule:
+        """Switch on a fault; ``duration`` (seconds) limits it in time."""
+        duration = options.pop("duration", None)
+        rule = FaultRule(mode=str(mode), **options)
+        if duration is not None:
+            rule.until = time.monotonic() + float(duration)
+        with self._lock:
+            self.faults.append(rule)
+        return rule
+
+    def clear_faults(self) -> None:
+        """Switch every fault off."""
+        with self._lock:
+            self.faults.clear()
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        with self._lock:
+            self.requests.clear()
+
+    def request_count(self, path_regex: str = "", status: int | None = None) -> int:
+        """Count logged API requests whose path matches ``path_regex``."""
+        pattern = re.compile(path_regex)
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if pattern.search(r.path) and (status is None or r.status == status)
+            )
+
+    def truth(self, stream: str, config: dict | None = None) -> list[dict]:
+        """Return the records a correct tap emits for ``stream`` under ``config``."""
+        return self.workspace.truth(stream, config or {})
+
+    # Request handling -------------------------------------------------------------
+
+    def _check_rate(self, key: str) -> None:
+        if not self.rate_limit:
+            return
+        now = time.monotonic()
+        with self._lock:
+            window = self._recent.setdefault(key, deque())
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= self.rate_limit:
+                raise ApiError(
+                    429,
+                    f"rate limited to {self.rate_limit:g} requests per 1s",
+                    {"Retry-After": "1"},
+                )
+            window.append(now)
+
+    def _fault_for(self, path: str) -> FaultRule | None:
+        with self._lock:
+            for rule in self.faults:
+                if rule.matches(path, self._rng):
+                    return rule
+        return None
+
+    def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes) -> tuple:
+        """Answer one request; return (status, headers, body bytes, fault mode)."""
+        split = urlsplit(raw_path)
+        path = split.path
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        auth = headers.get("Authorization", "")
+        key_ok = auth == f"Bearer {self.api_key}"
+        status = 500
+        try:
+            if self.latency_ms:
+                time.sleep(self.latency_ms / 1000.0)
+            if not key_ok:
+                raise ApiError(401, "unauthorized")
+            self._check_rate(self.api_key)
+            fault = self._fault_for(path)
+            if fault is not None and fault.mode == "slow":
+                time.sleep(fault.seconds)
+                fault = None
+            if fault is not None and fault.mode.isdigit():
+                retry = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                raise ApiError(int(fault.mode), f"injected fault {fault.mode}", retry)
+            if any(re.search(p, path) for p in self.forbidden_paths):
+                raise ApiError(403, "forbidden: this key's scope does not include this resource")
+            body = json.loads(raw_body) if raw_body else None
+            status, payload = self._route(method, path, query, body)
+            status_out, out_headers, data = status, {}, _encode(payload)
+            if fault is not None:
+                status_out, out_headers, data = _broken_body(fault.mode, payload, data)
+            result = (status_out, out_headers, data, fault.mode if fault else None)
+        except ApiError as exc:
+            status = exc.status
+            body_out = {"errors": [{"detail": f"{exc.detail} (reference sbx)", "status": str(status)}]}
+            result = (status, exc.headers, _encode(body_out), None)
+        except json.JSONDecodeError:
+            status = 400
+            body_out = {"errors": [{"detail": "invalid JSON body", "status": "400"}]}
+            result = (400, {}, _encode(body_out), None)
+        with self._lock:
+            self.requests.append(
+                LoggedRequest(time.time(), method, path, query, result[0], key_ok)
+            )
+        return result
+
+    def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
+        path_known = False
+        for route_method, pattern, handler in self._routes:
+            match = pattern.match(path)
+            if not match:
+                continue
+            path_known = True
+            if route_method != method:
+                continue
+            params = {k: unquote(v) for k, v in match.groupdict().items()}
+            request = Request(method, path, query, body, params)
+            with self.workspace.lock:
+                return 200, handler(self.workspace, request)
+        if path_known:
+            raise ApiError(405, "method not allowed")
+        raise ApiError(404, "resource not found")
+
+    def admin(self, method: str, raw_path: str, raw_body: bytes) -> tuple[int, Any]:
+        """Serve ``/_sandbox`` admin endpoints: truth, request counts, faults."""
+        split = urlsplit(raw_path)
+        parts = [p for p in split.path.split("/") if p][1:]
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        if parts == ["requests"]:
+            return 200, {"count": self.request_count(query.get("path", ""))}
+        if parts == ["faults"] and method == "POST":
+            options = json.loads(raw_body or b"{}")
+            self.add_fault(**options)
+            return 200, {"faults": len(self.faults)}
+        if parts == ["faults"] and method == "DELETE":
+            self.clear_faults()
+            return 200, {"faults": 0}
+        if len(parts) == 2 and parts[0] == "truth":
+            config = json.loads(query.get("config", "{}"))
+            return 200, {"records": self.truth(parts[1], config)}
+        return 404, {"error": "unknown admin path"}
+
+
+def _encode(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _broken_body(mode: str, payload: Any, data: bytes) -> tuple[int, dict, bytes]:
+    if mode == "truncated":
+        return 200, {}, data[: max(1, len(data) // 2)]
+    if mode == "html":
+        return 200, {"Content-Type": "text/html"}, b"<html><body>Bad gateway</body></html>"
+    if mode == "empty":
+        return 200, {}, b""
+    if mode == "no_envelope":
+        return 200, {}, b'{"meta":{}}'
+    if mode == "null_list" and isinstance(payload, dict):
+        nulled = {k: (None if isinstance(v, list) else v) for k, v in payload.items()}
+        return 200, {}, _encode(nulled)
+    if mode == "reset":
+        return -1, {}, data
+    return 200, {}, data
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sandbox: Sandbox
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/_sandbox/"):
+            status, payload = self.sandbox.admin(self.command, self.path, raw_body)
+            self._send(status, {}, _encode(payload))
+            return
+        status, headers, data, mode = self.sandbox.handle(
+            self.command, self.path, self.headers, raw_body
+        )
+        if mode == "reset":
+            # Announce the full length, send half, then drop the connection.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self._send(status, headers, data)
+
+    def _send(self, status: int, headers: dict, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_PUT = _serve
+    do_DELETE = _serve
