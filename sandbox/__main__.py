@@ -17,14 +17,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic workspace")
     parser.add_argument("--scale", default="demo", choices=sorted(SCALES), help="data size")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the only key accepted")
-    parser.add_argument("--rate-limit", type=float, default=10.0,
-                        help="requests per second per key before 429 (0 turns it off)")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=10.0,
+        help="requests per second per key before 429 (0 turns it off)",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per request")
     args = parser.parse_args(argv)
 
-    sandbox = Sandbox(seed=args.seed, scale=args.scale, api_key=args.api_key,
-                      rate_limit=args.rate_limit or None, latency_ms=args.latency_ms,
-                      port=args.port).start()
+    sandbox = Sandbox(
+        seed=args.seed,
+        scale=args.scale,
+        api_key=args.api_key,
+        rate_limit=args.rate_limit or None,
+        latency_ms=args.latency_ms,
+        port=args.port,
+    ).start()
     print(f"sandbox serving {sandbox.url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

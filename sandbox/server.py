@@ -255,16 +255,15 @@ class Sandbox:
             result = (status_out, out_headers, data, fault.mode if fault else None)
         except ApiError as exc:
             status = exc.status
-            body_out = {"errors": [{"detail": f"{exc.detail} (reference sbx)", "status": str(status)}]}
+            error = {"detail": f"{exc.detail} (reference sbx)", "status": str(status)}
+            body_out = {"errors": [error]}
             result = (status, exc.headers, _encode(body_out), None)
         except json.JSONDecodeError:
             status = 400
             body_out = {"errors": [{"detail": "invalid JSON body", "status": "400"}]}
             result = (400, {}, _encode(body_out), None)
         with self._lock:
-            self.requests.append(
-                LoggedRequest(time.time(), method, path, query, result[0], key_ok)
-            )
+            self.requests.append(LoggedRequest(time.time(), method, path, query, result[0], key_ok))
         return result
 
     def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
@@ -329,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
     sandbox: Sandbox
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _serve(self) -> None:

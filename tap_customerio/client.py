@@ -108,7 +108,7 @@ class RunStats:
             setattr(stats, attribute, getattr(stats, attribute) + amount)
 
 
-def epoch_to_iso(value: t.Any) -> t.Any:  # noqa: ANN401
+def epoch_to_iso(value: t.Any) -> t.Any:
     """Convert a Unix-seconds timestamp to a UTC ISO 8601 string; pass other values on."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
@@ -220,9 +220,7 @@ class CustomerIOStream(RESTStream):
     def timestamp_fields(self) -> tuple[str, ...]:
         """Top-level properties typed ``date-time`` that the API sends as Unix seconds."""
         properties = self.schema.get("properties", {})
-        return tuple(
-            name for name, prop in properties.items() if prop.get("format") == "date-time"
-        )
+        return tuple(name for name, prop in properties.items() if prop.get("format") == "date-time")
 
     # Requests ------------------------------------------------------------------
 
@@ -232,7 +230,7 @@ class CustomerIOStream(RESTStream):
             return None
         return CursorPaginator(self.name)
 
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:  # noqa: ANN401
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         """Return ``limit`` and the ``start`` cursor for paged lists."""
         params: dict[str, t.Any] = {}
         if self.page_size is not None:
@@ -246,7 +244,7 @@ class CustomerIOStream(RESTStream):
         limiter: RateLimiter = self._tap.rate_limiter
         stats: RunStats = self._tap.run_stats
 
-        def paced(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:  # noqa: ANN401
+        def paced(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
             limiter.acquire()
             stats.add(self.name, "requests")
             return func(prepared_request, context)
@@ -293,9 +291,7 @@ class CustomerIOStream(RESTStream):
         if response is not None and response.status_code == 429:
             self._tap.run_stats.add(self.name, "rate_limited")
         reason = (
-            f"HTTP {response.status_code}"
-            if response is not None
-            else type(exception).__name__
+            f"HTTP {response.status_code}" if response is not None else type(exception).__name__
         )
         self.logger.warning(
             "Stream '%s': %s on %s; retry %d in %.1f s.",
@@ -372,10 +368,7 @@ class CustomerIOStream(RESTStream):
             msg = f"Stream '{self.name}': the body of {label} is not valid JSON ({exc})"
             raise RetriableAPIError(msg, response) from None
         if not isinstance(body, dict) or (self.envelope_key and self.envelope_key not in body):
-            msg = (
-                f"Stream '{self.name}': the body of {label} has no "
-                f"'{self.envelope_key}' key"
-            )
+            msg = f"Stream '{self.name}': the body of {label} has no '{self.envelope_key}' key"
             raise RetriableAPIError(msg, response)
         response.cio_body = body  # type: ignore[attr-defined]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import time
 import typing as t
@@ -55,7 +56,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_settings(config: dict) -> list[str]:  # noqa: C901, PLR0912
+def check_settings(config: dict) -> list[str]:
     """Return one line per invalid setting, naming the value and the fix."""
     errors: list[str] = []
 
@@ -100,12 +101,11 @@ def check_settings(config: dict) -> list[str]:  # noqa: C901, PLR0912
                 "'2026-01-31T00:00:00Z'."
             )
     start, end = config.get("start_date"), config.get("end_date")
-    if start and end and not errors:
-        if parse_datetime_setting(str(end)) < parse_datetime_setting(str(start)):
-            errors.append(
-                f"end_date {end!r} is before start_date {start!r}: swap them or remove "
-                "end_date."
-            )
+    dates_valid = start and end and not errors
+    if dates_valid and parse_datetime_setting(str(end)) < parse_datetime_setting(str(start)):
+        errors.append(
+            f"end_date {end!r} is before start_date {start!r}: swap them or remove end_date."
+        )
 
     positive = {
         "request_timeout": "seconds per request",
@@ -152,17 +152,14 @@ class TapCustomerIO(Tap):
             allowed_values=["us", "eu"],
             title="Region",
             description=(
-                "Data center of the workspace: 'us' (api.customer.io) or 'eu' "
-                "(api-eu.customer.io)."
+                "Data center of the workspace: 'us' (api.customer.io) or 'eu' (api-eu.customer.io)."
             ),
         ),
         th.Property(
             "api_url",
             th.StringType,
             title="API URL",
-            description=(
-                "Full base URL including /v1. Overrides region; for proxies and tests."
-            ),
+            description=("Full base URL including /v1. Overrides region; for proxies and tests."),
         ),
         th.Property(
             "start_date",
@@ -248,10 +245,8 @@ class TapCustomerIO(Tap):
         for name in NUMBER_SETTINGS:
             value = self._config.get(name)
             if isinstance(value, str):
-                try:
+                with contextlib.suppress(ValueError):
                     self._config[name] = float(value) if "." in value else int(value)
-                except ValueError:
-                    pass
         errors = check_settings(self._config)
         if errors and raise_errors:
             raise ConfigValidationError("Invalid settings", errors=errors)

@@ -82,8 +82,9 @@ def run_tap(
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        tap = TapCustomerIO(config=config, catalog=catalog, state=state or {},
-                            parse_env_config=False)
+        tap = TapCustomerIO(
+            config=config, catalog=catalog, state=state or {}, parse_env_config=False
+        )
         with contextlib.redirect_stdout(stdout):
             tap.sync_all()
     finally:

@@ -7,6 +7,12 @@ A module defines ``generate(workspace, rng)``, ``ROUTES`` as a list of
 
 from __future__ import annotations
 
-from sandbox.areas import campaigns
+from sandbox.areas import broadcasts, campaigns, newsletters, segments, transactional
 
-AREAS = [campaigns]
+AREAS = [
+    campaigns,
+    newsletters,
+    broadcasts,
+    transactional,
+    segments,
+]

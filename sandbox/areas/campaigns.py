@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sandbox.areas.common import pick_name, pick_tags, past
+from sandbox.areas.common import past, pick_name, pick_tags
 from sandbox.paging import cursor_page
 from sandbox.server_errors import ApiError
 from sandbox.workspace import Workspace, config_epoch, iso
@@ -15,8 +15,9 @@ ACTIONS_PAGE = 10
 ACTION_TYPES = ["email", "push", "twilio", "webhook", "in_app", "slack"]
 
 
-def make_action(ws: Workspace, rng: random.Random, parent_key: str, parent_id: int,
-                action_id: int, created: int) -> dict:
+def make_action(
+    ws: Workspace, rng: random.Random, parent_key: str, parent_id: int, action_id: int, created: int
+) -> dict:
     """Build one action as the API lists it, with its id as a JSON string."""
     action_type = rng.choice(ACTION_TYPES)
     updated = min(ws.now, created + int(rng.uniform(0, 60) * 86400))
@@ -64,28 +65,30 @@ def generate(ws: Workspace, rng: random.Random) -> None:
             action_id += 1
             own_actions.append(make_action(ws, rng, "campaign_id", campaign_id, action_id, created))
         actions[campaign_id] = own_actions
-        campaigns.append({
-            "id": campaign_id,
-            "deduplicate_id": f"{campaign_id}:{updated}",
-            "name": pick_name(rng, index),
-            "type": rng.choice(["segment", "event", "date"]),
-            "created": created,
-            "updated": updated,
-            "first_started": created + 3600,
-            "active": rng.random() < 0.7,
-            "state": rng.choice(["running", "draft", "stopped"]),
-            "actions": [{"type": a["type"], "id": int(a["id"])} for a in own_actions],
-            "msg_templates": [{"type": a["type"], "id": int(a["id"])} for a in own_actions],
-            "tags": pick_tags(rng),
-            "trigger_segment_ids": [rng.randint(1, 6)],
-            "filter_segment_ids": [],
-            "created_by": "ana@example.com",
-            "event_name": "signed_up" if index % 2 else None,
-            "audience": None if index % 3 == 0 else {"type": 1, "person_filters": {"and": []}},
-            "object_attribute_triggers": "[]",
-            "timezone": "Europe/Berlin",
-            "use_customer_timezone": False,
-        })
+        campaigns.append(
+            {
+                "id": campaign_id,
+                "deduplicate_id": f"{campaign_id}:{updated}",
+                "name": pick_name(rng, index),
+                "type": rng.choice(["segment", "event", "date"]),
+                "created": created,
+                "updated": updated,
+                "first_started": created + 3600,
+                "active": rng.random() < 0.7,
+                "state": rng.choice(["running", "draft", "stopped"]),
+                "actions": [{"type": a["type"], "id": int(a["id"])} for a in own_actions],
+                "msg_templates": [{"type": a["type"], "id": int(a["id"])} for a in own_actions],
+                "tags": pick_tags(rng),
+                "trigger_segment_ids": [rng.randint(1, 6)],
+                "filter_segment_ids": [],
+                "created_by": "ana@example.com",
+                "event_name": "signed_up" if index % 2 else None,
+                "audience": None if index % 3 == 0 else {"type": 1, "person_filters": {"and": []}},
+                "object_attribute_triggers": "[]",
+                "timezone": "Europe/Berlin",
+                "use_customer_timezone": False,
+            }
+        )
     ws.data["campaigns"] = campaigns
     ws.data["campaign_actions"] = actions
 

@@ -1,0 +1,46 @@
+"""Transactional message templates (``/v1/transactional``)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+
+from tap_customerio.client import CustomerIOStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+
+class TransactionalMessagesStream(CustomerIOStream):
+    """Transactional templates: ``GET /v1/transactional``, one unpaged list.
+
+    The envelope key is ``messages`` although these are templates, not deliveries.
+    There is no time filter, so ``updated_at`` is compared with the bookmark on the
+    client.
+    """
+
+    name = "transactional_messages"
+    path = "/transactional"
+    envelope_key = "messages"
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    client_side_filter = True
+
+    schema = th.PropertiesList(
+        th.Property("id", th.IntegerType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("description", th.StringType),
+        th.Property("send_to_unsubscribed", th.BooleanType),
+        th.Property("link_tracking", th.BooleanType),
+        th.Property("open_tracking", th.BooleanType),
+        th.Property("hide_message_body", th.BooleanType),
+        th.Property("queue_drafts", th.BooleanType),
+        th.Property("trigger_name", th.StringType),
+        th.Property("created_at", th.DateTimeType),
+        th.Property("updated_at", th.DateTimeType),
+    ).to_dict()
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict:
+        """Pass only the template id to the child streams."""
+        return {"transactional_id": record["id"]}
