@@ -20,9 +20,9 @@ SCALES: dict[str, dict[str, int]] = {
         "segments": 6,
         # People in the largest segment; the others hold fewer.
         "segment_members": 130,
-        # Test knob: the most members the simulator returns per membership page,
-        # whatever ``limit`` asks. The real API fills pages up to ``limit``
-        # (at most 30000); the small cap makes multi-page walks cheap to test.
+        # Test knob: the max members per membership page, whatever the requested
+        # ``limit``. The real API fills pages up to ``limit`` (at most 30000), and
+        # the small cap makes multi-page walks cheap to test.
         "membership_page_cap": 50,
         "people": 250,
         "deliveries": 2500,

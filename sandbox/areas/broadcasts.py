@@ -13,7 +13,7 @@ from sandbox.server_errors import ApiError
 from sandbox.workspace import Workspace, config_epoch, iso
 
 #: The API documents no paging for broadcast actions. The simulator pages them by
-#: this many, and leaves ``next`` out when one page holds them all, so both the
+#: this many, and leaves ``next`` out when they fit on one page, so both the
 #: documented single response and a defensive cursor walk are exercised.
 ACTIONS_PAGE = 10
 
@@ -21,7 +21,7 @@ ACTIONS_PAGE = 10
 def make_triggers(
     rng: random.Random, ws: Workspace, broadcast_id: int, first_id: int, count: int, since_ts: int
 ) -> list[dict]:
-    """Build the triggers of one broadcast, newest first; the newest may be unprocessed."""
+    """Build the triggers of one broadcast, newest first. The newest may be unprocessed."""
     triggers = []
     for offset in range(count):
         created_at = past(rng, ws.now, (ws.now - since_ts) / 86400)
@@ -42,8 +42,8 @@ def make_triggers(
 def generate(ws: Workspace, rng: random.Random) -> None:
     """Create the broadcasts with their actions and triggers.
 
-    The first broadcast has enough actions for several pages and the second many
-    triggers; the others have a few, and some have none.
+    The first broadcast has enough actions for several pages and the second has many
+    triggers. The others have a few, and some have none.
     """
     broadcasts = []
     actions: dict[int, list[dict]] = {}

@@ -2,7 +2,7 @@
 
 A test calls ``delete_after_listing``; the next list response still shows the
 record, then the record is gone: later lists omit it and its single and child
-endpoints answer 404.
+endpoints return 404.
 """
 
 from __future__ import annotations

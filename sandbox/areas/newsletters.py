@@ -24,7 +24,7 @@ AB_LABELS = ["Betreff: Frühling 🌸", "Sujet « été »", "件名テスト"]
 def make_variant(
     rng: random.Random, newsletter: dict, variant_id: int, language: str, group: int | None
 ) -> dict:
-    """Build one variant as ``/contents`` lists it; ``updated`` is undocumented but sent."""
+    """Build one variant as ``/contents`` lists it, with the undocumented ``updated``."""
     created = newsletter["created"]
     updated = min(newsletter["updated"], created + int(rng.uniform(0, 5) * 86400))
     return {
@@ -60,7 +60,7 @@ def make_children(rng: random.Random, index: int, newsletter: dict) -> tuple[lis
     """Build the variants and A/B test groups of one newsletter.
 
     Every third newsletter runs an A/B test with one variant per group and
-    language; the first one has many languages so its variant list is long.
+    language. The first one has many languages, so its variant list is long.
     """
     languages = LANGUAGES if index == 0 else LANGUAGES[: rng.randint(1, 3)]
     group_count = rng.randint(2, 3) if index % 3 == 0 else 0
@@ -162,7 +162,7 @@ def list_variants(ws: Workspace, request: Any) -> dict:
 
 
 def list_test_groups(ws: Workspace, request: Any) -> dict:
-    """Serve the A/B test groups; the path and key follow the inferred API reference."""
+    """Serve the A/B test groups. The path and key follow the inferred API reference."""
     newsletter = newsletter_or_404(ws, request.params["newsletter_id"])
     return {"test_groups": ws.data["newsletter_test_groups"][newsletter["id"]]}
 

@@ -14,7 +14,7 @@ from sandbox.workspace import Workspace, config_epoch, iso
 PRO_PLAN = {"field": "plan", "operator": "eq", "value": "pro"}
 #: The documented maximum ``limit`` of the membership list.
 MEMBERSHIP_MAX_LIMIT = 30000
-#: The API documents no default ``limit``; this one is a guess.
+#: The API documents no default ``limit``, so this one is a guess.
 MEMBERSHIP_DEFAULT_LIMIT = 1000
 EMAIL_FORMS = [
     "zoë.{n}@example.com",
@@ -25,7 +25,7 @@ EMAIL_FORMS = [
 
 
 def make_person(rng: random.Random, n: int) -> dict:
-    """Build one member's identifiers; some lack an id (null or "") or an email."""
+    """Build one member's identifiers. Some lack an id (null or "") or an email."""
     if n % 7 == 0:
         person_id = None
     elif n % 11 == 0:
@@ -53,8 +53,8 @@ def member_counts(ws: Workspace, rng: random.Random) -> list[int]:
     edges = [pool, 0, cap, cap + 1]
     counts = []
     for index in range(ws.counts["segments"]):
-        wanted = edges[index] if index < len(edges) else rng.randint(1, 20)
-        counts.append(min(wanted, pool))
+        planned = edges[index] if index < len(edges) else rng.randint(1, 20)
+        counts.append(min(planned, pool))
     return counts
 
 
@@ -89,8 +89,8 @@ def generate(ws: Workspace, rng: random.Random) -> None:
     members: dict[int, list[dict]] = {}
     for segment, count in zip(segments, member_counts(ws, member_rng), strict=True):
         members[segment["id"]] = [dict(p) for p in member_rng.sample(people, count)]
-    # NOTE: these people are the segment area's own; they are not yet the people
-    # that the customer streams list.
+    # NOTE: these people are the segment area's own, not yet the people that the
+    # customer streams list.
     ws.data["segment_members"] = members
 
 

@@ -40,7 +40,7 @@ def make_contents(
 def generate(ws: Workspace, rng: random.Random) -> None:
     """Create the transactional templates and their content variants.
 
-    The first template has a variant for every language; the others have one to three.
+    The first template has a variant for every language, the others one to three.
     """
     templates = []
     contents: dict[int, list[dict]] = {}
@@ -91,7 +91,7 @@ def get_template(ws: Workspace, request: Any) -> dict:
 
 
 def list_contents(ws: Workspace, request: Any) -> dict:
-    """Serve the variants under ``/contents``; the path spelling is unverified."""
+    """Serve the variants under ``/contents``, a path spelling that is unverified."""
     template = template_or_404(ws, request.params["transactional_id"])
     return {"contents": ws.data["transactional_contents"][template["id"]]}
 

@@ -101,8 +101,8 @@ class BroadcastTriggersStream(CustomerIOStream):
         th.Property("broadcast_id", th.IntegerType, required=True),
         th.Property("id", th.IntegerType, required=True),
         th.Property("created_at", th.DateTimeType),
-        # NOTE: a trigger first read before it was processed has a null processed_at,
-        # and the created_at bookmark never reads it again; a full-table run fixes it.
+        # NOTE: a trigger read before it was processed keeps a null processed_at,
+        # because the created_at bookmark never reads it again. A full-table run fixes it.
         th.Property("processed_at", th.DateTimeType),
     ).to_dict()
 
