@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
 from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
+from singer_sdk.exceptions import FatalAPIError
 
 from sandbox import Sandbox
 from sandbox.areas.broadcasts import ACTIONS_PAGE
 from sandbox.areas.deletions import delete_after_listing
-from tests.helpers import base_config, by_key, run_tap
+from tap_customerio.tap import TapCustomerIO
+from tests.helpers import base_config, by_key, run_tap, selected_catalog
 
 #: Child stream -> (parent id field, parent dataset, child endpoint path below /v1).
 CHILDREN = {
@@ -255,3 +260,21 @@ def test_broadcast_triggers_start_date(sandbox):
     expected = by_key(sandbox.truth("broadcast_triggers", config), "broadcast_id", "id")
     assert emitted == expected
     assert 0 < len(expected) < len(created)
+
+
+def test_memberships_emitted_per_page(fresh_sandbox):
+    cap = fresh_sandbox.workspace.counts["membership_page_cap"]
+    first_page = fresh_sandbox.workspace.data["segment_members"][1][:cap]
+    fresh_sandbox.add_fault("400", path=r"^/v1/segments/1/membership$", after=1)
+    config = base_config(fresh_sandbox)
+    catalog = selected_catalog(config, ["segment_memberships"])
+    stdout = io.StringIO()
+    tap = TapCustomerIO(config=config, catalog=catalog, state={}, parse_env_config=False)
+
+    with contextlib.redirect_stdout(stdout), pytest.raises(FatalAPIError):
+        tap.sync_all()
+
+    messages = [json.loads(line) for line in stdout.getvalue().splitlines() if line.strip()]
+    written = [m["record"]["cio_id"] for m in messages if m["type"] == "RECORD"]
+    assert fresh_sandbox.request_count(r"^/v1/segments/1/membership$", status=400) == 1
+    assert written == [member["cio_id"] for member in first_page]
