@@ -18,6 +18,12 @@ SCALES: dict[str, dict[str, int]] = {
         "broadcasts": 4,
         "transactional": 5,
         "segments": 6,
+        # People in the largest segment; the others hold fewer.
+        "segment_members": 130,
+        # Test knob: the max members per membership page, whatever the requested
+        # ``limit``. The real API fills pages up to ``limit`` (at most 30000), and
+        # the small cap makes multi-page walks cheap to test.
+        "membership_page_cap": 50,
         "people": 250,
         "deliveries": 2500,
         "activities": 450,
@@ -30,6 +36,8 @@ SCALES: dict[str, dict[str, int]] = {
         "broadcasts": 10,
         "transactional": 12,
         "segments": 15,
+        "segment_members": 5000,
+        "membership_page_cap": 30000,
         "people": 2000,
         "deliveries": 20000,
         "activities": 3000,

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from tap_customerio.streams.broadcasts import BroadcastsStream
+from tap_customerio.streams.broadcasts import (
+    BroadcastActionsStream,
+    BroadcastsStream,
+    BroadcastTriggersStream,
+)
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
-from tap_customerio.streams.newsletters import NewslettersStream
-from tap_customerio.streams.segments import SegmentsStream
-from tap_customerio.streams.transactional import TransactionalMessagesStream
+from tap_customerio.streams.newsletters import (
+    NewslettersStream,
+    NewsletterTestGroupsStream,
+    NewsletterVariantsStream,
+)
+from tap_customerio.streams.segments import SegmentMembershipsStream, SegmentsStream
+from tap_customerio.streams.transactional import (
+    TransactionalMessagesStream,
+    TransactionalVariantsStream,
+)
 
 STREAM_TYPES = [
     # Automations
@@ -14,10 +25,16 @@ STREAM_TYPES = [
     CampaignActionsStream,
     # One-time sends
     NewslettersStream,
+    NewsletterVariantsStream,
+    NewsletterTestGroupsStream,
     # Broadcasts
     BroadcastsStream,
+    BroadcastActionsStream,
+    BroadcastTriggersStream,
     # Transactional
     TransactionalMessagesStream,
+    TransactionalVariantsStream,
     # Segments
     SegmentsStream,
+    SegmentMembershipsStream,
 ]

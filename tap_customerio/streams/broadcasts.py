@@ -7,7 +7,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream
-from tap_customerio.streams.schemas import ID_TYPE_LIST, TAGS
+from tap_customerio.streams.schemas import ACTION_PROPERTIES, ID_TYPE_LIST, TAGS
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -46,3 +46,69 @@ class BroadcastsStream(CustomerIOStream):
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         """Pass only the broadcast id to the child streams."""
         return {"broadcast_id": record["id"]}
+
+
+class BroadcastActionsStream(CustomerIOStream):
+    """Broadcast actions: ``GET /v1/broadcasts/{broadcast_id}/actions``.
+
+    One record per action and language variant. The API documents no paging here,
+    but a ``next`` cursor is followed if one appears, as on automation actions. Live,
+    action ids arrive as JSON strings while ``broadcasts.actions[].id`` is an integer,
+    so the tap emits integers. A broadcast's ``updated`` does not move when an
+    action changes, so actions are read for every broadcast and filtered on their
+    own ``updated``, with one bookmark per broadcast.
+    """
+
+    name = "broadcast_actions"
+    path = "/broadcasts/{broadcast_id}/actions"
+    envelope_key = "actions"
+    parent_stream_type = BroadcastsStream
+    primary_keys = ("broadcast_id", "id")
+    replication_key = "updated"
+    client_side_filter = True
+    paged = True
+
+    schema = th.PropertiesList(
+        th.Property("broadcast_id", th.IntegerType, required=True),
+        *ACTION_PROPERTIES,
+    ).to_dict()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Cast the action id to an integer, set the parent id and convert timestamps."""
+        row = super().post_process(row, context)
+        if row is not None:
+            row["id"] = int(row["id"])
+            if context:
+                row["broadcast_id"] = context["broadcast_id"]
+        return row
+
+
+class BroadcastTriggersStream(CustomerIOStream):
+    """Broadcast triggers: ``GET /v1/broadcasts/{broadcast_id}/triggers``, unpaged.
+
+    Filtered on the client by ``created_at``, one bookmark per broadcast.
+    """
+
+    name = "broadcast_triggers"
+    path = "/broadcasts/{broadcast_id}/triggers"
+    envelope_key = "triggers"
+    parent_stream_type = BroadcastsStream
+    primary_keys = ("broadcast_id", "id")
+    replication_key = "created_at"
+    client_side_filter = True
+
+    schema = th.PropertiesList(
+        th.Property("broadcast_id", th.IntegerType, required=True),
+        th.Property("id", th.IntegerType, required=True),
+        th.Property("created_at", th.DateTimeType),
+        # NOTE: a trigger read before it was processed keeps a null processed_at,
+        # because the created_at bookmark never reads it again. A full-table run fixes it.
+        th.Property("processed_at", th.DateTimeType),
+    ).to_dict()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Set the parent id from the context and convert timestamps."""
+        row = super().post_process(row, context)
+        if row is not None and context:
+            row["broadcast_id"] = context["broadcast_id"]
+        return row

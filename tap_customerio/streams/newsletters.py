@@ -7,7 +7,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream
-from tap_customerio.streams.schemas import TAGS
+from tap_customerio.streams.schemas import CONTENT_PROPERTIES, TAGS
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -54,3 +54,69 @@ class NewslettersStream(CustomerIOStream):
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         """Pass only the newsletter id to the child streams."""
         return {"newsletter_id": record["id"]}
+
+
+class NewsletterVariantsStream(CustomerIOStream):
+    """One-time send variants: ``GET /v1/newsletters/{newsletter_id}/contents``, unpaged.
+
+    One record per language or A/B test variant, each with its own ``id``. Variants
+    carry an ``updated`` time that the spec does not document (it equals the time in
+    ``deduplicate_id``), so the stream is full table and keeps ``updated`` as data.
+    """
+
+    name = "newsletter_variants"
+    path = "/newsletters/{newsletter_id}/contents"
+    envelope_key = "contents"
+    parent_stream_type = NewslettersStream
+    primary_keys = ("newsletter_id", "id")
+
+    # Full table: one empty STATE entry per parent would only grow the state.
+    state_partitioning_keys: t.ClassVar[list[str]] = []
+
+    schema = th.PropertiesList(
+        th.Property("newsletter_id", th.IntegerType, required=True),
+        th.Property("id", th.IntegerType, required=True),
+        *CONTENT_PROPERTIES,
+        th.Property("test_group_id", th.IntegerType),
+    ).to_dict()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Set the parent id from the context and convert timestamps."""
+        row = super().post_process(row, context)
+        if row is not None and context:
+            row["newsletter_id"] = context["newsletter_id"]
+        return row
+
+
+class NewsletterTestGroupsStream(CustomerIOStream):
+    """A/B test groups of a one-time send: ``GET /v1/newsletters/{newsletter_id}/test_groups``.
+
+    The path and the ``test_groups`` key are inferred: no spec operation gives them,
+    and only the docs page of ``getNewsletterTestGroups`` shows them in an example,
+    with group ids starting at 0. A send without an A/B test has no groups.
+    """
+
+    name = "newsletter_test_groups"
+    path = "/newsletters/{newsletter_id}/test_groups"
+    envelope_key = "test_groups"
+    parent_stream_type = NewslettersStream
+    primary_keys = ("newsletter_id", "id")
+
+    # Full table: one empty STATE entry per parent would only grow the state.
+    state_partitioning_keys: t.ClassVar[list[str]] = []
+
+    schema = th.PropertiesList(
+        th.Property("newsletter_id", th.IntegerType, required=True),
+        th.Property("id", th.IntegerType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("label", th.StringType),
+        th.Property("winner", th.BooleanType),
+        th.Property("content_ids", th.ArrayType(th.IntegerType)),
+    ).to_dict()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Add the parent id, which the API leaves out of each group."""
+        row = super().post_process(row, context)
+        if row is not None and context:
+            row["newsletter_id"] = context["newsletter_id"]
+        return row
