@@ -20,6 +20,7 @@ class TapOutput:
 
     messages: list[dict] = field(default_factory=list)
     log: str = ""
+    error: Exception | None = None
 
     @property
     def records(self) -> dict[str, list[dict]]:
@@ -72,8 +73,15 @@ def run_tap(
     streams: list[str] | None = None,
     state: dict | None = None,
     catalog: dict | None = None,
+    *,
+    allow_error: bool = False,
 ) -> TapOutput:
-    """Sync the tap in-process and return its messages and log text."""
+    """Sync the tap in-process and return its messages and log text.
+
+    With ``allow_error`` an exception ends the sync but not the call: the output
+    holds what was written before it, and ``error`` holds the exception.
+    """
+    error: Exception | None = None
     if catalog is None:
         catalog = selected_catalog(config, streams)
     stdout = io.StringIO()
@@ -92,10 +100,14 @@ def run_tap(
         )
         with contextlib.redirect_stdout(stdout):
             tap.sync_all()
+    except Exception as exc:
+        if not allow_error:
+            raise
+        error = exc
     finally:
         root.removeHandler(handler)
     messages = [json.loads(line) for line in stdout.getvalue().splitlines() if line.strip()]
-    return TapOutput(messages=messages, log=log_buffer.getvalue())
+    return TapOutput(messages=messages, log=log_buffer.getvalue(), error=error)
 
 
 def by_key(records: list[dict], *keys: str) -> dict[tuple, dict]:
