@@ -99,15 +99,28 @@ def test_objects_follow_every_page(sandbox, monkeypatch):
 
 def test_objects_deleted_after_search(fresh_sandbox):
     type_id, objects = next(iter(fresh_sandbox.workspace.data["objects"].items()))
-    gone = objects[0]["object_id"]
+    deleted_id = objects[0]["object_id"]
     fresh_sandbox.add_fault(
-        "404", path=f"^/v1/objects/{type_id}/{quote(gone, safe='')}/attributes$", count=1
+        "404", path=f"^/v1/objects/{type_id}/{quote(deleted_id, safe='')}/attributes$", count=1
     )
     config = base_config(fresh_sandbox)
     output = run_tap(config, ["objects"])
     emitted = by_key(output.records["objects"], *OBJECT_KEY)
     expected = by_key(fresh_sandbox.truth("objects", config), *OBJECT_KEY)
 
-    assert (type_id, gone) not in emitted
-    assert emitted.keys() == expected.keys() - {(type_id, gone)}
+    assert (type_id, deleted_id) not in emitted
+    assert emitted.keys() == expected.keys() - {(type_id, deleted_id)}
     assert "skipped object" in output.log
+
+
+def test_objects_attributes_without_key_retried(fresh_sandbox):
+    type_id, objects = next(iter(fresh_sandbox.workspace.data["objects"].items()))
+    path = f"^/v1/objects/{type_id}/{quote(objects[0]['object_id'], safe='')}/attributes$"
+    fresh_sandbox.add_fault("no_envelope", path=path, count=1)
+    config = base_config(fresh_sandbox)
+    output = run_tap(config, ["objects"])
+    emitted = by_key(output.records["objects"], *OBJECT_KEY)
+
+    assert fresh_sandbox.request_count(path) == 2
+    assert emitted == by_key(fresh_sandbox.truth("objects", config), *OBJECT_KEY)
+    assert "has no 'object' key" in output.log

@@ -47,7 +47,7 @@ SINGLE_REQUEST_PATHS = [
 
 @pytest.fixture(scope="module")
 def full_run(sandbox):
-    """One run of every stream above, with the sandbox's request log of that run."""
+    """One run of every stream above, with the request counts of that run."""
     sandbox.clear_requests()
     config = base_config(sandbox)
     output = run_tap(config, list(STREAM_KEYS))

@@ -1,10 +1,10 @@
 """Custom object types and their objects.
 
 How objects are listed is not documented: the simulator follows the best public
-evidence, a client library's stubbed ``POST /v1/objects`` whose body holds
-``object_type_id`` (a string) and an ``object_attribute`` filter, answered with
+evidence, a client library's stubbed ``POST /v1/objects`` whose body contains
+``object_type_id`` (a string) and an ``object_attribute`` filter, returning
 ``identifiers`` [{``object_id``, ``cio_object_id``}], ``ids`` and a ``next`` cursor.
-The attribute lookup answers ``{"object": {"identifiers": ..., "attributes": ...}}``
+The attribute lookup returns ``{"object": {"identifiers": ..., "attributes": ...}}``
 by analogy with a person's attributes.
 """
 
@@ -17,7 +17,7 @@ from sandbox.paging import cursor_page
 from sandbox.server_errors import ApiError
 from sandbox.workspace import Workspace
 
-#: The search documents no page size; these are the values the simulator enforces.
+#: Page sizes the simulator enforces, because the search documents none.
 OBJECTS_DEFAULT_LIMIT = 10
 OBJECTS_MAX_LIMIT = 1000
 
@@ -74,7 +74,7 @@ def generate(ws: Workspace, rng: random.Random) -> None:
         name, singular, slug, singular_slug, icon = TYPE_NAMES[index % len(TYPE_NAMES)]
         types.append(
             {
-                # The list sends ids as strings; paths use the integer.
+                # The list sends ids as strings, while paths use the integer.
                 "id": str(index + 1),
                 "name": name if index < len(TYPE_NAMES) else f"{name} {index}",
                 "singular_name": singular,
@@ -107,7 +107,7 @@ def generate(ws: Workspace, rng: random.Random) -> None:
 
 
 def type_or_error(ws: Workspace, raw_id: Any, status: int) -> int:
-    """Return an object type id as an integer, or answer ``status``."""
+    """Return an object type id as an integer, or raise an ApiError with ``status``."""
     try:
         type_id = int(str(raw_id))
     except ValueError:
@@ -172,9 +172,9 @@ def get_object_attributes(ws: Workspace, request: Any) -> dict:
     id_type = request.query.get("id_type", "object_id")
     if id_type not in ("object_id", "cio_object_id"):
         raise ApiError(400, f"id_type must be object_id or cio_object_id, got {id_type!r}")
-    wanted = request.params["object_id"]
+    requested_id = request.params["object_id"]
     for obj in ws.data["objects"][type_id]:
-        if obj[id_type] == wanted:
+        if obj[id_type] == requested_id:
             identifiers = {"object_id": obj["object_id"], "cio_object_id": obj["cio_object_id"]}
             return {"object": {"identifiers": identifiers, "attributes": obj["attributes"]}}
     raise ApiError(404, "resource not found")

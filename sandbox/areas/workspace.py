@@ -10,7 +10,7 @@ from sandbox.paging import cursor_page
 from sandbox.server_errors import ApiError
 from sandbox.workspace import Workspace, config_epoch, iso
 
-#: Sender identities document no ``limit``; the simulator pages them by this many.
+#: Page size of sender identities, which document no ``limit``.
 SENDERS_DEFAULT_LIMIT = 10
 SUPPRESSION_TYPES = ("bounces", "blocks", "spam_reports", "invalid_emails")
 SUPPRESSION_MAX_LIMIT = 1000
@@ -21,8 +21,8 @@ SUPPRESSION_CATEGORIES = {
     "invalid_emails": "invalid_email",
 }
 
-#: Reporting-webhook endpoints as users type them; the first two embed credentials
-#: that a correct tap removes, the third has an ``@`` in its path that must stay.
+#: Reporting-webhook endpoints as users type them. The first two embed credentials
+#: that a correct tap removes. The third has an ``@`` in its path that must stay.
 WEBHOOK_ENDPOINTS = [
     "https://hookuser:s3cr3t-P%40ss@hooks.example.com/cio?source=journeys",
     "http://tokenonly-9f8e7d@collector.example.org:8443/in",
@@ -52,7 +52,7 @@ def remove_userinfo(url: str) -> str:
 
 
 def generate_suppressions(ws: Workspace, rng: random.Random) -> dict[str, list[dict]]:
-    """Split ``suppressions`` over the four types; spam reports stay empty when few.
+    """Split ``suppressions`` over the four types, leaving spam reports empty when few.
 
     One address is in two types, so only (type, email) is unique.
     """
@@ -236,7 +236,7 @@ def list_ip_addresses(ws: Workspace, request: Any) -> dict:
 
 
 def list_suppressions(ws: Workspace, request: Any) -> dict:
-    """Serve one offset page; an empty page is sent as ``suppressions: null``."""
+    """Serve one offset page, sending an empty page as ``suppressions: null``."""
     suppression_type = request.params["suppression_type"]
     if suppression_type not in SUPPRESSION_TYPES:
         raise ApiError(400, f"suppression_type must be one of {', '.join(SUPPRESSION_TYPES)}")

@@ -64,7 +64,7 @@ class ObjectsStream(CustomerIOStream):
     Unverified: the App API reference gives neither the request nor the response of
     the object search. The tap follows the best public evidence, a client library's
     stubbed call: ``POST /v1/objects?start=&limit=`` with the body
-    ``{"object_type_id": "<id as string>", "filter": {...}}``, answered with
+    ``{"object_type_id": "<id as string>", "filter": {...}}``, returning
     ``identifiers`` [{``object_id``, ``cio_object_id``}] and a ``next`` cursor. To
     match every object, the filter asks for objects whose ``object_id`` exists, as
     the people search does with ``cio_id``. The page size of 1000 is the people
@@ -81,7 +81,7 @@ class ObjectsStream(CustomerIOStream):
     name = "objects"
     path = "/objects"
     http_method = "POST"
-    # The search and the attribute lookup use different keys; validate_response
+    # The search and the attribute lookup use different keys, so validate_response
     # checks the one that fits each request.
     envelope_key = ""
     parent_stream_type = ObjectTypesStream
@@ -99,7 +99,7 @@ class ObjectsStream(CustomerIOStream):
     def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> dict:
         """Return a search body that matches every object of the context's type."""
         type_id = str(context["object_type_id"]) if context else ""
-        # NOTE: the filter shape is unverified; see the class docstring.
+        # NOTE: the filter shape is unverified (see the class docstring).
         every_object = {"field": "object_id", "operator": "exists", "type_id": type_id}
         return {
             "object_type_id": type_id,
@@ -116,7 +116,7 @@ class ObjectsStream(CustomerIOStream):
             raise RetriableAPIError(msg, response)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        """Yield the search's identifiers; ``null`` means none."""
+        """Yield the search's identifiers, none when the key is ``null``."""
         yield from response_body(response).get(SEARCH_KEY) or []
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:

@@ -63,7 +63,7 @@ class CollectionsStream(CustomerIOStream):
 
 
 class SnippetsStream(CustomerIOStream):
-    """Snippets: ``GET /v1/snippets``, one unpaged list; the name is the unique key."""
+    """Snippets: ``GET /v1/snippets``, one unpaged list keyed by the unique name."""
 
     name = "snippets"
     path = "/snippets"
@@ -126,7 +126,7 @@ class SenderIdentitiesStream(CustomerIOStream):
         for record in super().get_records(context):
             if record.get("id") in self._emitted_ids:
                 self.logger.debug(
-                    "Stream '%s': identity %s is in both listings; emitted once.",
+                    "Stream '%s': identity %s is in both listings, so it is emitted once.",
                     self.name,
                     record.get("id"),
                 )
@@ -138,8 +138,8 @@ class SenderIdentitiesStream(CustomerIOStream):
 class ReportingWebhooksStream(CustomerIOStream):
     """Reporting webhooks: ``GET /v1/reporting_webhooks``, one unpaged list.
 
-    Users often put credentials in ``endpoint`` (``https://user:password@host/``);
-    the tap removes that part before the record leaves the stream.
+    Users often put credentials in ``endpoint`` (``https://user:password@host/``),
+    so the tap removes that part before the record leaves the stream.
     """
 
     name = "reporting_webhooks"
@@ -209,8 +209,8 @@ class WorkspacesStream(CustomerIOStream):
 class IpAddressesStream(CustomerIOStream):
     """Customer.io's sending IP addresses: ``GET /v1/info/ip_addresses``.
 
-    The key ``ip_addresses`` holds plain strings; the tap emits one record per
-    distinct address.
+    The key ``ip_addresses`` contains plain strings, and the tap emits one record
+    per distinct address.
     """
 
     name = "ip_addresses"
