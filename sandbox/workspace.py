@@ -29,6 +29,8 @@ SCALES: dict[str, dict[str, int]] = {
         "activities": 450,
         "object_types": 3,
         "objects": 60,
+        "sender_identities": 23,
+        "suppressions": 44,
     },
     "demo": {
         "campaigns": 40,
@@ -43,6 +45,8 @@ SCALES: dict[str, dict[str, int]] = {
         "activities": 3000,
         "object_types": 4,
         "objects": 400,
+        "sender_identities": 60,
+        "suppressions": 4500,
     },
 }
 

@@ -7,7 +7,16 @@ A module defines ``generate(workspace, rng)``, ``ROUTES`` as a list of
 
 from __future__ import annotations
 
-from sandbox.areas import broadcasts, campaigns, newsletters, segments, transactional
+from sandbox.areas import (
+    broadcasts,
+    campaigns,
+    exports,
+    newsletters,
+    objects,
+    segments,
+    transactional,
+    workspace,
+)
 
 AREAS = [
     campaigns,
@@ -15,4 +24,7 @@ AREAS = [
     broadcasts,
     transactional,
     segments,
+    objects,
+    workspace,
+    exports,
 ]

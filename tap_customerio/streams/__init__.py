@@ -8,15 +8,27 @@ from tap_customerio.streams.broadcasts import (
     BroadcastTriggersStream,
 )
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
+from tap_customerio.streams.exports import ExportsStream
 from tap_customerio.streams.newsletters import (
     NewslettersStream,
     NewsletterTestGroupsStream,
     NewsletterVariantsStream,
 )
+from tap_customerio.streams.objects import ObjectsStream, ObjectTypesStream
 from tap_customerio.streams.segments import SegmentMembershipsStream, SegmentsStream
+from tap_customerio.streams.suppressions import EspSuppressionsStream
 from tap_customerio.streams.transactional import (
     TransactionalMessagesStream,
     TransactionalVariantsStream,
+)
+from tap_customerio.streams.workspace import (
+    CollectionsStream,
+    IpAddressesStream,
+    ReportingWebhooksStream,
+    SenderIdentitiesStream,
+    SnippetsStream,
+    SubscriptionTopicsStream,
+    WorkspacesStream,
 )
 
 STREAM_TYPES = [
@@ -37,4 +49,18 @@ STREAM_TYPES = [
     # Segments
     SegmentsStream,
     SegmentMembershipsStream,
+    # Objects
+    ObjectTypesStream,
+    ObjectsStream,
+    # Exports
+    ExportsStream,
+    # Workspace settings
+    CollectionsStream,
+    SnippetsStream,
+    SenderIdentitiesStream,
+    ReportingWebhooksStream,
+    SubscriptionTopicsStream,
+    WorkspacesStream,
+    IpAddressesStream,
+    EspSuppressionsStream,
 ]
