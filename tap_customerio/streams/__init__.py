@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from tap_customerio.streams.broadcasts import BroadcastsStream
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
+from tap_customerio.streams.metrics import (
+    BroadcastMetricsStream,
+    CampaignActionMetricsStream,
+    CampaignJourneyMetricsStream,
+    CampaignMetricsStream,
+    NewsletterMetricsStream,
+    TransactionalMetricsStream,
+)
 from tap_customerio.streams.newsletters import NewslettersStream
 from tap_customerio.streams.segments import SegmentsStream
 from tap_customerio.streams.transactional import TransactionalMessagesStream
@@ -20,4 +28,11 @@ STREAM_TYPES = [
     TransactionalMessagesStream,
     # Segments
     SegmentsStream,
+    # Metrics
+    CampaignMetricsStream,
+    CampaignActionMetricsStream,
+    CampaignJourneyMetricsStream,
+    NewsletterMetricsStream,
+    BroadcastMetricsStream,
+    TransactionalMetricsStream,
 ]
