@@ -24,11 +24,25 @@ def main(argv: list[str] | None = None) -> int:
         help="requests per second per key before 429 (0 turns it off)",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay per request")
+    parser.add_argument(
+        "--count",
+        action="append",
+        default=[],
+        metavar="DATASET=N",
+        help="override one dataset size of the scale, e.g. --count deliveries=1000000",
+    )
     args = parser.parse_args(argv)
+
+    counts = {**SCALES["small"], **SCALES[args.scale]}
+    for item in args.count:
+        name, _, value = item.partition("=")
+        if name not in counts or not value.isdigit():
+            parser.error(f"--count {item!r} is invalid: use DATASET=N with one of {sorted(counts)}")
+        counts[name] = int(value)
 
     sandbox = Sandbox(
         seed=args.seed,
-        scale=args.scale,
+        scale=counts,
         api_key=args.api_key,
         rate_limit=args.rate_limit or None,
         latency_ms=args.latency_ms,

@@ -289,7 +289,8 @@ class Sandbox:
         parts = [p for p in split.path.split("/") if p][1:]
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         if parts == ["requests"]:
-            return 200, {"count": self.request_count(query.get("path", ""))}
+            status = int(query["status"]) if query.get("status") else None
+            return 200, {"count": self.request_count(query.get("path", ""), status)}
         if parts == ["faults"] and method == "POST":
             options = json.loads(raw_body or b"{}")
             self.add_fault(**options)

@@ -7,6 +7,7 @@ import ipaddress
 import time
 import typing as t
 from datetime import datetime, timezone
+from decimal import Decimal
 from functools import cached_property
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -62,6 +63,11 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_number(value: object) -> bool:
+    # The SDK reads JSON config files with decimal.Decimal for non-integers.
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
 def check_settings(config: dict) -> list[str]:
@@ -122,7 +128,7 @@ def check_settings(config: dict) -> list[str]:
     }
     for name, unit in positive.items():
         value = config.get(name)
-        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+        if value is not None and not (_is_number(value) and value > 0):
             errors.append(f"{name} {value!r} is invalid: give a positive number of {unit}.")
     non_negative = (
         "max_retries",
@@ -132,10 +138,10 @@ def check_settings(config: dict) -> list[str]:
     )
     for name in non_negative:
         value = config.get(name)
-        if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+        if value is not None and not (_is_number(value) and value >= 0):
             errors.append(f"{name} {value!r} is invalid: give a number of 0 or more.")
     window = config.get("messages_window_days")
-    if isinstance(window, (int, float)) and window > 180:
+    if _is_number(window) and window > 180:
         errors.append(
             f"messages_window_days {window!r} is too large: the API serves at most 6 "
             "months per request, so use 180 or less."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import logging
@@ -82,8 +83,12 @@ def run_tap(
     root = logging.getLogger()
     root.addHandler(handler)
     try:
+        # The SDK updates the state dict it is given, so it gets a copy.
         tap = TapCustomerIO(
-            config=config, catalog=catalog, state=state or {}, parse_env_config=False
+            config=config,
+            catalog=catalog,
+            state=copy.deepcopy(state or {}),
+            parse_env_config=False,
         )
         with contextlib.redirect_stdout(stdout):
             tap.sync_all()

@@ -7,7 +7,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream
-from tap_customerio.streams.schemas import ACTION_PROPERTIES, ID_TYPE_LIST, TAGS
+from tap_customerio.streams.schemas import ACTION_PROPERTIES, ID_TYPE_LIST, STRING_OR_JSON, TAGS
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -53,9 +53,9 @@ class CampaignsStream(CustomerIOStream):
         th.Property("object_type_id", th.IntegerType),
         th.Property("audience", th.ObjectType()),
         # The spec types these two as objects, but its examples are JSON strings,
-        # so any JSON value is accepted.
-        th.Property("object_attribute_triggers", th.AnyType()),
-        th.Property("relationship_attribute_triggers", th.AnyType()),
+        # so both forms are accepted.
+        th.Property("object_attribute_triggers", STRING_OR_JSON),
+        th.Property("relationship_attribute_triggers", STRING_OR_JSON),
         th.Property("scheduled_start", th.DateTimeType),
         th.Property("scheduled_start_should_backfill", th.BooleanType),
         th.Property("scheduled_stop", th.DateTimeType),

@@ -6,6 +6,9 @@ from singer_sdk import typing as th
 
 TAGS = th.ArrayType(th.StringType)
 
+#: A field that the API sends either as a JSON-encoded string or as JSON itself.
+STRING_OR_JSON = th.CustomType({"type": ["string", "object", "array", "null"]})
+
 #: ``[{"type": "email", "id": 3}]``, as in a campaign's ``actions`` and ``msg_templates``.
 ID_TYPE_LIST = th.ArrayType(
     th.ObjectType(

@@ -1,0 +1,292 @@
+"""Benchmark the tap against the sandbox and write BENCHMARKS.md.
+
+Each scenario starts a sandbox process with realistic latency and the App API's
+10 requests per second limit, runs the tap CLI as a child process with the
+scenario's streams selected, and reports requests, the lower bound on wall time
+(requests / limit), wall time, records per second, tap CPU seconds per 1000
+records, peak RSS and the 429 answers received.
+
+    uv run python -m benchmarks.run                       # every scenario
+    uv run python -m benchmarks.run --scenario smoke      # the CI smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "benchmark-app-api-key"
+
+
+@dataclass
+class Scenario:
+    """One benchmark case: the sandbox's data sizes and the streams to sync."""
+
+    name: str
+    description: str
+    counts: dict[str, int]
+    streams: list[str] | None
+    config: dict = field(default_factory=dict)
+    latency_ms: float = 200.0
+    rate_limit: float = 10.0
+
+
+SCENARIOS = {
+    "smoke": Scenario(
+        name="smoke",
+        description="Tiny workspace, automations only; CI runs it to prove the harness works.",
+        counts={"campaigns": 5},
+        streams=["campaigns", "campaign_actions"],
+        latency_ms=20.0,
+    ),
+    "deliveries_1m": Scenario(
+        name="deliveries_1m",
+        description="1,000,000 deliveries over about 15 months.",
+        counts={"deliveries": 1_000_000},
+        streams=["messages"],
+        config={"start_date": "-460d"},
+    ),
+    "automations_500": Scenario(
+        name="automations_500",
+        description="500 automations with their actions and metrics.",
+        counts={"campaigns": 500},
+        streams=["campaigns", "campaign_actions", "campaign_metrics", "campaign_action_metrics"],
+    ),
+    "people_100k": Scenario(
+        name="people_100k",
+        description="100,000 people with about 30 attributes each.",
+        counts={"people": 100_000},
+        streams=["customers"],
+    ),
+    "everything": Scenario(
+        name="everything",
+        description="The demo workspace with every stream selected.",
+        counts={},
+        streams=None,
+    ),
+}
+
+
+@dataclass
+class Result:
+    """Figures of one tap run."""
+
+    scenario: str
+    pipeline: str
+    requests: int
+    rate_limited: int
+    lower_bound_s: float
+    wall_s: float
+    records: int
+    cpu_s: float
+    peak_rss_mb: float
+    exit_code: int
+
+    @property
+    def bound_ratio(self) -> float:
+        return self.wall_s / self.lower_bound_s if self.lower_bound_s else float("nan")
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return 1000 * self.cpu_s / self.records if self.records else float("nan")
+
+
+class SandboxProcess:
+    """A sandbox started with ``python -m sandbox`` on a free loopback port."""
+
+    def __init__(self, scenario: Scenario, *, latency_ms: float, rate_limit: float) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            "0",
+            "--scale",
+            "demo",
+            "--api-key",
+            API_KEY,
+            "--latency-ms",
+            str(latency_ms),
+            "--rate-limit",
+            str(rate_limit),
+        ]
+        for name, value in scenario.counts.items():
+            command += ["--count", f"{name}={value}"]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline().strip() if self.process.stdout else ""
+        if not line.startswith("sandbox serving "):
+            self.stop()
+            msg = f"the sandbox did not start: {line!r}"
+            raise RuntimeError(msg)
+        self.url = line.removeprefix("sandbox serving ")
+        self.admin = self.url.removesuffix("/v1") + "/_sandbox"
+
+    def count(self, status: int | None = None) -> int:
+        query = f"?status={status}" if status else ""
+        with urllib.request.urlopen(f"{self.admin}/requests{query}") as answer:  # noqa: S310
+            return int(json.load(answer)["count"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def resolve_config(scenario: Scenario, url: str, rate: float) -> dict:
+    """Build the tap config, turning "-Nd" dates into ISO dates N days back."""
+    config = {"api_key": API_KEY, "api_url": url, "max_requests_per_second": rate}
+    for name, value in scenario.config.items():
+        resolved = value
+        if isinstance(value, str) and value.startswith("-") and value.endswith("d"):
+            days = int(value[1:-1])
+            resolved = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days * 86400))
+        config[name] = resolved
+    return config
+
+
+def select(catalog: dict, streams: list[str] | None) -> dict:
+    """Mark ``streams`` (every stream when None) selected in a discovered catalog."""
+    for entry in catalog["streams"]:
+        chosen = streams is None or entry["tap_stream_id"] in streams
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = chosen
+    return catalog
+
+
+def run_tap(command: list[str], config: dict, streams: list[str] | None, workdir: Path) -> tuple:
+    """Run one tap process; return (exit code, wall s, records, cpu s, peak RSS MB)."""
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config))
+    discovered = subprocess.run(
+        [*command, "--config", str(config_path), "--discover"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    catalog_path = workdir / "catalog.json"
+    catalog_path.write_text(json.dumps(select(json.loads(discovered.stdout), streams)))
+    log_path = workdir / "tap.log"
+
+    records = 0
+
+    def count_records(stream) -> None:
+        nonlocal records
+        for line in stream:
+            if line.startswith(b'{"type":"RECORD"') or line.startswith(b'{"type": "RECORD"'):
+                records += 1
+
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--config", str(config_path), "--catalog", str(catalog_path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+        reader = threading.Thread(target=count_records, args=(process.stdout,))
+        reader.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+        reader.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return process.returncode, wall, records, cpu, usage.ru_maxrss / 1024
+
+
+def measure(scenario: Scenario, pipeline: str, *, latency_ms: float, rate: float) -> Result:
+    """Run one scenario through one pipeline (``tap`` or ``stock``) on a new sandbox."""
+    command = [sys.executable, "-m", "tap_customerio"]
+    if pipeline == "stock":
+        command = [sys.executable, str(ROOT / "benchmarks" / "stock_tap.py")]
+    sandbox = SandboxProcess(scenario, latency_ms=latency_ms, rate_limit=rate or 0)
+    try:
+        config = resolve_config(scenario, sandbox.url, rate or 1000.0)
+        with tempfile.TemporaryDirectory() as tmp:
+            code, wall, records, cpu, rss = run_tap(command, config, scenario.streams, Path(tmp))
+            if code != 0:
+                sys.stderr.write((Path(tmp) / "tap.log").read_text()[-4000:])
+        requests = sandbox.count()
+        limited = sandbox.count(429)
+    finally:
+        sandbox.stop()
+    bound = requests / rate if rate else 0.0
+    return Result(scenario.name, pipeline, requests, limited, bound, wall, records, cpu, rss, code)
+
+
+def describe_machine() -> str:
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def write_report(results: list[Result], command: str, path: Path) -> None:
+    """Write the figures as a Markdown table with ratios."""
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {describe_machine()}. Command: `{command}`.",
+        "",
+        "| scenario | pipeline | requests | 429s | bound (s) | wall (s) | wall / bound "
+        "| records | records/s | CPU s per 1000 records | peak RSS (MB) | exit |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.scenario} | {r.pipeline} | {r.requests} | {r.rate_limited} "
+            f"| {r.lower_bound_s:.1f} | {r.wall_s:.1f} | {r.bound_ratio:.2f} | {r.records} "
+            f"| {r.records_per_s:.0f} | {r.cpu_per_1000:.3f} | {r.peak_rss_mb:.0f} "
+            f"| {r.exit_code} |"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    raw = path.with_suffix(".json")
+    raw.write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run each scenario through the stock SDK pipeline",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "benchmarks" / "results" / "latest.md"
+    )
+    args = parser.parse_args(argv)
+
+    names = args.scenario or [n for n in SCENARIOS if n != "smoke"]
+    results = []
+    for name in names:
+        scenario = SCENARIOS[name]
+        pipelines = ["tap", "stock"] if args.baseline else ["tap"]
+        for pipeline in pipelines:
+            result = measure(
+                scenario, pipeline, latency_ms=scenario.latency_ms, rate=scenario.rate_limit
+            )
+            print(json.dumps(asdict(result)), flush=True)
+            results.append(result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_report(results, "python -m benchmarks.run " + " ".join(argv or sys.argv[1:]), args.output)
+    return 0 if all(r.exit_code == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
