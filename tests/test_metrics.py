@@ -101,14 +101,19 @@ def test_metrics_end_date_bounds_bookmarks(sandbox, stream):
     assert all(p["replication_key_value"] < end for p in partitions)
 
 
-def test_metrics_keep_unlisted_series(sandbox):
-    config = window_config(sandbox, "campaign_metrics")
-    output = run_tap(config, ["campaign_metrics"])
-    schema = output.schemas["campaign_metrics"]["schema"]
+@pytest.mark.parametrize("stream", ["campaign_metrics", "campaign_journey_metrics"])
+def test_metrics_keep_unlisted_series(fresh_sandbox, stream):
+    fresh_sandbox.workspace.data["metrics_unlisted_series"] = True
+    config = window_config(fresh_sandbox, stream)
+    output = run_tap(config, [stream])
+    schema = output.schemas[stream]["schema"]
+    records = output.records[stream]
+    truth = fresh_sandbox.truth(stream, config)
 
     assert UNLISTED_SERIES not in schema["properties"]
     assert schema["additionalProperties"] == {"type": ["integer", "null"]}
-    assert all(isinstance(r[UNLISTED_SERIES], int) for r in output.records["campaign_metrics"])
+    assert all(isinstance(r[UNLISTED_SERIES], int) for r in records)
+    assert sums_per_parent(records, ("campaign_id",)) == sums_per_parent(truth, ("campaign_id",))
 
 
 @pytest.mark.parametrize(
@@ -297,9 +302,9 @@ def test_sandbox_v1_steps(sandbox, steps, length):
 def test_v2_unexpected_length_skipped(fresh_sandbox, monkeypatch):
     serve = metrics_area.metric_response
 
-    def ignore_version(request, parent, *, v2_allowed):
+    def ignore_version(ws, request, parent, *, v2_allowed):
         request.query = {k: v for k, v in request.query.items() if k != "version"}
-        return serve(request, parent, v2_allowed=v2_allowed)
+        return serve(ws, request, parent, v2_allowed=v2_allowed)
 
     monkeypatch.setattr(metrics_area, "metric_response", ignore_version)
     config = window_config(fresh_sandbox, "campaign_metrics")
