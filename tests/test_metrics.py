@@ -316,3 +316,17 @@ def test_v2_unexpected_length_skipped(fresh_sandbox, monkeypatch):
     assert "campaign_metrics" not in output.records
     assert "returned 45 periods where the window" in output.log
     assert f"has {periods}, so the periods cannot be labelled" in output.log
+
+
+def test_metrics_empty_window_no_request(sandbox):
+    first_config = window_config(sandbox, "campaign_metrics")
+    first = run_tap(first_config, ["campaign_metrics"])
+    config = dict(first_config, end_date=iso_days_ago(sandbox, 30), metrics_lookback_days=0)
+    sandbox.clear_requests()
+    second = run_tap(config, ["campaign_metrics"], state=first.last_state)
+
+    assert "campaign_metrics" not in second.records
+    assert sandbox.request_count(STREAMS["campaign_metrics"][1]) == 0
+    assert second.log.count("because its window is empty") == parent_count(
+        sandbox, "campaign_metrics"
+    )

@@ -266,8 +266,9 @@ class MetricsStream(CustomerIOStream):
         self._window = self.metrics_window(context)
         if self._window is None:
             self.logger.info(
-                "Stream '%s': nothing to read for %s, because its window is empty "
-                "(the bookmark is at or after end_date).",
+                "Stream '%s': nothing to read for %s, because its window is empty: the "
+                "bookmark is at or after end_date, or (version 1) end_date is older "
+                "than the periods the API serves.",
                 self.name,
                 dict(context or {}),
             )
