@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from functools import cached_property
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -17,6 +18,12 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_customerio.client import REGION_URLS, RateLimiter, RunStats
 from tap_customerio.streams import STREAM_TYPES
+from tap_customerio.streams.metrics import (
+    DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_RESOLUTION,
+    DEFAULT_TIMEZONE,
+    RESOLUTIONS,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -28,6 +35,7 @@ NUMBER_SETTINGS = (
     "max_retry_seconds",
     "messages_lookback_days",
     "messages_window_days",
+    "metrics_lookback_days",
 )
 
 
@@ -122,7 +130,12 @@ def check_settings(config: dict) -> list[str]:
         value = config.get(name)
         if value is not None and not (_is_number(value) and value > 0):
             errors.append(f"{name} {value!r} is invalid: give a positive number of {unit}.")
-    non_negative = ("max_retries", "max_retry_seconds", "messages_lookback_days")
+    non_negative = (
+        "max_retries",
+        "max_retry_seconds",
+        "messages_lookback_days",
+        "metrics_lookback_days",
+    )
     for name in non_negative:
         value = config.get(name)
         if value is not None and not (_is_number(value) and value >= 0):
@@ -132,6 +145,27 @@ def check_settings(config: dict) -> list[str]:
         errors.append(
             f"messages_window_days {window!r} is too large: the API serves at most 6 "
             "months per request, so use 180 or less."
+        )
+    errors.extend(check_metrics_settings(config))
+    return errors
+
+
+def check_metrics_settings(config: dict) -> list[str]:
+    """Return one line per invalid metrics setting (resolution and time zone)."""
+    errors: list[str] = []
+    resolution = config.get("metrics_resolution", DEFAULT_RESOLUTION)
+    if resolution not in RESOLUTIONS:
+        errors.append(
+            f"metrics_resolution {resolution!r} is invalid: use 'hours', 'days', 'weeks' "
+            "or 'months'."
+        )
+    zone = config.get("metrics_timezone", DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(
+            f"metrics_timezone {zone!r} is not an IANA time zone: use a name such as "
+            "'UTC', 'America/New_York' or 'Europe/Berlin'."
         )
     return errors
 
@@ -236,6 +270,41 @@ class TapCustomerIO(Tap):
             description=(
                 "Days per deliveries request window (at most 180). STATE is written "
                 "after each window, so a failed run resumes from the last full window."
+            ),
+        ),
+        th.Property(
+            "metrics_resolution",
+            th.StringType,
+            default=DEFAULT_RESOLUTION,
+            allowed_values=list(RESOLUTIONS),
+            title="Metrics resolution",
+            description=(
+                "Length of one period of the metrics streams: hours, days, weeks "
+                "(starting on Sunday) or months. The version 1 metrics endpoints "
+                "(one-time sends, broadcasts, transactional) serve at most 24 hours, "
+                "45 days, 12 weeks or 121 months back."
+            ),
+        ),
+        th.Property(
+            "metrics_lookback_days",
+            th.NumberType,
+            default=DEFAULT_LOOKBACK_DAYS,
+            title="Metrics lookback days",
+            description=(
+                "Days before each metrics bookmark that every run reads again, because "
+                "opens, clicks and conversions keep adding to a period for weeks."
+            ),
+        ),
+        th.Property(
+            "metrics_timezone",
+            th.StringType,
+            default=DEFAULT_TIMEZONE,
+            title="Metrics time zone",
+            description=(
+                "IANA time zone whose midnights bound the days, weeks and months of the "
+                "version 2 metrics streams (automations and their actions). Version 1 "
+                "endpoints always use Eastern time and journey metrics UTC. Changing it "
+                "shifts period_start, so existing rows are not overwritten."
             ),
         ),
         th.Property(

@@ -11,6 +11,7 @@ from sandbox.areas import (
     broadcasts,
     campaigns,
     exports,
+    metrics,
     newsletters,
     objects,
     segments,
@@ -27,4 +28,5 @@ AREAS = [
     objects,
     workspace,
     exports,
+    metrics,
 ]

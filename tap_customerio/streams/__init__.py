@@ -9,6 +9,14 @@ from tap_customerio.streams.broadcasts import (
 )
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
 from tap_customerio.streams.exports import ExportsStream
+from tap_customerio.streams.metrics import (
+    BroadcastMetricsStream,
+    CampaignActionMetricsStream,
+    CampaignJourneyMetricsStream,
+    CampaignMetricsStream,
+    NewsletterMetricsStream,
+    TransactionalMetricsStream,
+)
 from tap_customerio.streams.newsletters import (
     NewslettersStream,
     NewsletterTestGroupsStream,
@@ -63,4 +71,11 @@ STREAM_TYPES = [
     WorkspacesStream,
     IpAddressesStream,
     EspSuppressionsStream,
+    # Metrics
+    CampaignMetricsStream,
+    CampaignActionMetricsStream,
+    CampaignJourneyMetricsStream,
+    NewsletterMetricsStream,
+    BroadcastMetricsStream,
+    TransactionalMetricsStream,
 ]

@@ -103,3 +103,7 @@ class CampaignActionsStream(CustomerIOStream):
             row["id"] = int(row["id"])
             row["campaign_id"] = context["campaign_id"] if context else row.get("campaign_id")
         return row
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict:
+        """Pass the campaign id and the action id to the child streams."""
+        return {"campaign_id": record["campaign_id"], "action_id": record["id"]}
