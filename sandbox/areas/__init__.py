@@ -7,7 +7,14 @@ A module defines ``generate(workspace, rng)``, ``ROUTES`` as a list of
 
 from __future__ import annotations
 
-from sandbox.areas import broadcasts, campaigns, newsletters, segments, transactional
+from sandbox.areas import (
+    broadcasts,
+    campaigns,
+    customers,
+    newsletters,
+    segments,
+    transactional,
+)
 
 AREAS = [
     campaigns,
@@ -15,4 +22,5 @@ AREAS = [
     broadcasts,
     transactional,
     segments,
+    customers,
 ]

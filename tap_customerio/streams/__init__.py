@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tap_customerio.streams.broadcasts import BroadcastsStream
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
+from tap_customerio.streams.customers import CustomersStream
 from tap_customerio.streams.newsletters import NewslettersStream
 from tap_customerio.streams.segments import SegmentsStream
 from tap_customerio.streams.transactional import TransactionalMessagesStream
@@ -20,4 +21,6 @@ STREAM_TYPES = [
     TransactionalMessagesStream,
     # Segments
     SegmentsStream,
+    # People
+    CustomersStream,
 ]
