@@ -11,6 +11,7 @@ from sandbox.areas import (
     broadcasts,
     campaigns,
     customers,
+    messages,
     newsletters,
     segments,
     transactional,
@@ -22,5 +23,7 @@ AREAS = [
     broadcasts,
     transactional,
     segments,
+    # People come before deliveries and activities, which refer to them.
     customers,
+    messages,
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tap_customerio.streams.broadcasts import BroadcastsStream
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
 from tap_customerio.streams.customers import CustomersStream
+from tap_customerio.streams.messages import MessagesStream
 from tap_customerio.streams.newsletters import NewslettersStream
 from tap_customerio.streams.segments import SegmentsStream
 from tap_customerio.streams.transactional import TransactionalMessagesStream
@@ -21,6 +22,7 @@ STREAM_TYPES = [
     TransactionalMessagesStream,
     # Segments
     SegmentsStream,
-    # People
+    # Deliveries, activities and people
+    MessagesStream,
     CustomersStream,
 ]
