@@ -8,6 +8,7 @@ A module defines ``generate(workspace, rng)``, ``ROUTES`` as a list of
 from __future__ import annotations
 
 from sandbox.areas import (
+    activities,
     broadcasts,
     campaigns,
     customers,
@@ -26,4 +27,5 @@ AREAS = [
     # People come before deliveries and activities, which refer to them.
     customers,
     messages,
+    activities,
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tap_customerio.streams.activities import ActivitiesStream
 from tap_customerio.streams.broadcasts import BroadcastsStream
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
 from tap_customerio.streams.customers import CustomersStream
@@ -24,5 +25,6 @@ STREAM_TYPES = [
     SegmentsStream,
     # Deliveries, activities and people
     MessagesStream,
+    ActivitiesStream,
     CustomersStream,
 ]
