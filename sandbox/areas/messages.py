@@ -12,7 +12,7 @@ from sandbox.server_errors import ApiError
 from sandbox.workspace import DAY, Workspace, config_epoch, iso
 
 MAX_LIMIT = 1000
-#: The longest range one request serves; the API says "6 months".
+#: The longest range one request serves. The docs give "6 months", so 182 days here.
 SIX_MONTHS = 182 * DAY
 #: Deliveries are spread over this many days before the workspace's ``now``.
 HISTORY_DAYS = 450
