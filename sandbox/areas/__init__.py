@@ -8,9 +8,12 @@ A module defines ``generate(workspace, rng)``, ``ROUTES`` as a list of
 from __future__ import annotations
 
 from sandbox.areas import (
+    activities,
     broadcasts,
     campaigns,
+    customers,
     exports,
+    messages,
     metrics,
     newsletters,
     objects,
@@ -29,4 +32,8 @@ AREAS = [
     workspace,
     exports,
     metrics,
+    # People come before deliveries and activities, which refer to them.
+    customers,
+    messages,
+    activities,
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from tap_customerio.streams.activities import ActivitiesStream
 from tap_customerio.streams.broadcasts import (
     BroadcastActionsStream,
     BroadcastsStream,
     BroadcastTriggersStream,
 )
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
+from tap_customerio.streams.customers import CustomersStream
 from tap_customerio.streams.exports import ExportsStream
+from tap_customerio.streams.messages import MessagesStream
 from tap_customerio.streams.metrics import (
     BroadcastMetricsStream,
     CampaignActionMetricsStream,
@@ -78,4 +81,8 @@ STREAM_TYPES = [
     NewsletterMetricsStream,
     BroadcastMetricsStream,
     TransactionalMetricsStream,
+    # Deliveries, activities and people
+    MessagesStream,
+    ActivitiesStream,
+    CustomersStream,
 ]
