@@ -27,6 +27,11 @@ STREAMS = {
     "campaign_journey_metrics": (("campaign_id",), r"^/v1/campaigns/[^/]+/journey_metrics$", 2),
     "newsletter_metrics": (("newsletter_id",), r"^/v1/newsletters/[^/]+/metrics$", 1),
     "broadcast_metrics": (("broadcast_id",), r"^/v1/broadcasts/[^/]+/metrics$", 1),
+    "broadcast_action_metrics": (
+        ("broadcast_id", "action_id"),
+        r"^/v1/broadcasts/[^/]+/actions/[^/]+/metrics$",
+        2,
+    ),
     "transactional_metrics": (("transactional_id",), r"^/v1/transactional/[^/]+/metrics$", 1),
 }
 
@@ -54,6 +59,7 @@ def parent_count(sandbox, stream: str) -> int:
         "campaign_journey_metrics": len(data["campaigns"]),
         "newsletter_metrics": len(data["newsletters"]),
         "broadcast_metrics": len(data["broadcasts"]),
+        "broadcast_action_metrics": sum(len(a) for a in data["broadcast_actions"].values()),
         "transactional_metrics": len(data["transactional"]),
     }
     return counts[stream]

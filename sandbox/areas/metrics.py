@@ -278,6 +278,14 @@ def broadcast_metrics(ws: Workspace, request: Any) -> dict:
     return metric_response(ws, request, f"broadcast:{broadcast['id']}", v2_allowed=False)
 
 
+def broadcast_action_metrics(ws: Workspace, request: Any) -> dict:
+    broadcast = broadcast_or_404(ws, request.params["broadcast_id"])
+    for action in ws.data["broadcast_actions"][broadcast["id"]]:
+        if action["id"] == request.params["action_id"]:
+            return metric_response(ws, request, f"broadcast_action:{action['id']}", v2_allowed=True)
+    raise ApiError(404, "resource not found")
+
+
 def transactional_metrics(ws: Workspace, request: Any) -> dict:
     template = template_or_404(ws, request.params["transactional_id"])
     return metric_response(ws, request, f"transactional:{template['id']}", v2_allowed=False)
@@ -293,6 +301,11 @@ ROUTES = [
     ("GET", r"/campaigns/(?P<campaign_id>[^/]+)/journey_metrics", journey_metrics),
     ("GET", r"/newsletters/(?P<newsletter_id>[^/]+)/metrics", newsletter_metrics),
     ("GET", r"/broadcasts/(?P<broadcast_id>[^/]+)/metrics", broadcast_metrics),
+    (
+        "GET",
+        r"/broadcasts/(?P<broadcast_id>[^/]+)/actions/(?P<action_id>[^/]+)/metrics",
+        broadcast_action_metrics,
+    ),
     ("GET", r"/transactional/(?P<transactional_id>[^/]+)/metrics", transactional_metrics),
 ]
 
@@ -378,6 +391,15 @@ def truth_broadcast_metrics(ws: Workspace, config: dict) -> list[dict]:
     return truth_records(config, parents, version=1, names=SERIES)
 
 
+def truth_broadcast_action_metrics(ws: Workspace, config: dict) -> list[dict]:
+    parents = [
+        ({"broadcast_id": broadcast_id, "action_id": int(a["id"])}, f"broadcast_action:{a['id']}")
+        for broadcast_id, actions in ws.data["broadcast_actions"].items()
+        for a in actions
+    ]
+    return truth_records(config, parents, version=2, names=served_series(ws, SERIES))
+
+
 def truth_transactional_metrics(ws: Workspace, config: dict) -> list[dict]:
     parents = [
         ({"transactional_id": m["id"]}, f"transactional:{m['id']}")
@@ -392,5 +414,6 @@ TRUTH = {
     "campaign_journey_metrics": truth_journey_metrics,
     "newsletter_metrics": truth_newsletter_metrics,
     "broadcast_metrics": truth_broadcast_metrics,
+    "broadcast_action_metrics": truth_broadcast_action_metrics,
     "transactional_metrics": truth_transactional_metrics,
 }

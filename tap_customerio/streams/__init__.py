@@ -13,6 +13,7 @@ from tap_customerio.streams.customers import CustomersStream
 from tap_customerio.streams.exports import ExportsStream
 from tap_customerio.streams.messages import MessagesStream
 from tap_customerio.streams.metrics import (
+    BroadcastActionMetricsStream,
     BroadcastMetricsStream,
     CampaignActionMetricsStream,
     CampaignJourneyMetricsStream,
@@ -80,6 +81,7 @@ STREAM_TYPES = [
     CampaignJourneyMetricsStream,
     NewsletterMetricsStream,
     BroadcastMetricsStream,
+    BroadcastActionMetricsStream,
     TransactionalMetricsStream,
     # Deliveries, activities and people
     MessagesStream,

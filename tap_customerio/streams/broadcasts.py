@@ -82,6 +82,10 @@ class BroadcastActionsStream(CustomerIOStream):
                 row["broadcast_id"] = context["broadcast_id"]
         return row
 
+    def get_child_context(self, record: dict, context: Context | None) -> dict:
+        """Pass the broadcast id and the action id to the child streams."""
+        return {"broadcast_id": record["broadcast_id"], "action_id": record["id"]}
+
 
 class BroadcastTriggersStream(CustomerIOStream):
     """Broadcast triggers: ``GET /v1/broadcasts/{broadcast_id}/triggers``, unpaged.

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream, response_body
-from tap_customerio.streams.broadcasts import BroadcastsStream
+from tap_customerio.streams.broadcasts import BroadcastActionsStream, BroadcastsStream
 from tap_customerio.streams.campaigns import CampaignActionsStream, CampaignsStream
 from tap_customerio.streams.newsletters import NewslettersStream
 from tap_customerio.streams.transactional import TransactionalMessagesStream
@@ -483,6 +483,21 @@ class CampaignJourneyMetricsStream(MetricsStream):
             return {}
         series = metrics.get("series")
         return series if isinstance(series, dict) else metrics
+
+
+class BroadcastActionMetricsStream(MetricsStream):
+    """Broadcast action metrics: ``GET /v1/broadcasts/{broadcast_id}/actions/{action_id}/metrics``.
+
+    Version 2: the App API spec lists ``version``, ``res``, ``start``, ``end`` and
+    ``tz`` on this operation, and its response holds one integer array per series.
+    """
+
+    name = "broadcast_action_metrics"
+    path = "/broadcasts/{broadcast_id}/actions/{action_id}/metrics"
+    parent_stream_type = BroadcastActionsStream
+    parent_keys = ("broadcast_id", "action_id")
+    primary_keys = ("broadcast_id", "action_id", "period_start", "resolution")
+    schema = metrics_schema("broadcast_id", "action_id")
 
 
 class NewsletterMetricsStream(MetricsV1Stream):
