@@ -17,6 +17,11 @@ from pathlib import Path
 
 import duckdb
 
+# Files are written in the storage format of DuckDB 1.2, so any DuckDB from 1.2 on can open
+# them, whichever DuckDB version the loader runs. Without it, a file written by DuckDB 2.0
+# fails to open in DuckDB 1.5 ("version number 69").
+STORAGE_COMPATIBILITY = "v1.2.0"
+
 # target-jsonl 0.1.4 appends "-<timestamp>" unless do_timestamp_file is false.
 FILE_NAME = re.compile(r"^(?P<stream>.+?)(?:-\d{8}T\d{6})?\.jsonl$")
 
@@ -41,7 +46,8 @@ def load(input_dir: Path, database: Path, schema: str = "main") -> dict[str, int
     groups = files_by_stream(input_dir)
     database.parent.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    with duckdb.connect(str(database)) as connection:
+    config = {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    with duckdb.connect(str(database), config=config) as connection:
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
         for stream, paths in sorted(groups.items()):
             table = f"{quote_identifier(schema)}.{quote_identifier(stream)}"
