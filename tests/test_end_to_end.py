@@ -65,13 +65,29 @@ def load_into_duckdb(jsonl_dir: Path, database: Path) -> None:
     )
 
 
+def key_as_text(column: str, column_type: str) -> str:
+    """Return SQL that renders a key column as the tap wrote it.
+
+    DuckDB's JSON reader turns ISO date-times into timestamps, so those are written
+    back in the tap's ``+00:00`` ISO form.
+    """
+    if column_type.startswith("TIMESTAMP"):
+        return f"strftime(timezone('UTC', \"{column}\"), '%Y-%m-%dT%H:%M:%S') || '+00:00'"
+    return f'CAST("{column}" AS VARCHAR)'
+
+
 def loaded_keys(database: Path, table: str, keys: list[str]) -> list[tuple]:
     """Return the primary key of every row of ``table``, as strings."""
     with duckdb.connect(str(database), read_only=True) as connection:
         tables = {row[0] for row in connection.execute("SHOW TABLES").fetchall()}
         if table not in tables:
             return []
-        columns = ", ".join(f'CAST("{key}" AS VARCHAR)' for key in keys)
+        types = dict(
+            connection.execute(
+                f'SELECT column_name, column_type FROM (DESCRIBE "{table}")'  # noqa: S608
+            ).fetchall()
+        )
+        columns = ", ".join(key_as_text(key, types.get(key, "")) for key in keys)
         query = f'SELECT {columns} FROM "{table}"'  # noqa: S608 (names from the catalog)
         return connection.execute(query).fetchall()
 
