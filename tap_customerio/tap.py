@@ -55,14 +55,19 @@ def parse_datetime_setting(value: str) -> datetime:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with anything before an ``@`` in its host part replaced by ``***``.
+    """Return ``url`` with everything between the scheme and the last ``@`` as ``***``.
 
-    This also covers text that does not parse as a URL, such as ``user:pw@host/v1``.
+    This over-redacts rather than under-redacts: it also covers text that does not
+    parse as a URL, such as ``user:pw@host/v1`` or a password containing ``/``.
     """
-    return _USERINFO.sub(r"\1***@", url)
+    if "@" not in url:
+        return url
+    scheme = _SCHEME.match(url)
+    prefix = scheme.group(0) if scheme else ""
+    return f"{prefix}***@{url.rsplit('@', 1)[1]}"
 
 
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Characters that requests refuses in a header value, or that would corrupt it.
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 
