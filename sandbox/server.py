@@ -51,7 +51,7 @@ class Request:
 
 @dataclass
 class FaultRule:
-    """Answer matching requests with an error, a broken body or a broken cursor.
+    """Make matching requests fail with an error, a broken body or a broken cursor.
 
     ``mode`` is an HTTP status ("500", "429", ...) or one of:
 
@@ -87,7 +87,7 @@ class FaultRule:
     def matches(self, path: str, rng: random.Random, *, available: bool = True) -> bool:
         """Count a request to ``path`` and decide whether this rule fires for it.
 
-        ``available`` is False when an earlier rule already answers the request: the
+        ``available`` is False when an earlier rule already handles the request. The
         request still counts towards ``after``, but this rule does not fire.
         """
         if self.path and not re.search(self.path, path):

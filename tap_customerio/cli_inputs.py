@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 class InputFileError(Exception):
-    """A --config, --state or --catalog file cannot be used; the message says why and how."""
+    """A --config, --state or --catalog file that cannot be used; the message gives the fix."""
 
 
 def _describe(path: str, role: str) -> str:

@@ -43,9 +43,9 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 EXPONENTIAL_BASE_SECONDS = 1.0
 MAX_EXPONENTIAL_WAIT_SECONDS = 60.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
-#: Extra seconds the limiter adds to each one-second window, so that network jitter
-#: between our send time and the server's receive time never makes the server count
-#: more than ``max_requests_per_second`` requests in one of its windows.
+#: Extra seconds the limiter adds to each one-second window. Network jitter of up to
+#: this much between our send time and the server's receive time then cannot make
+#: the server count more than ``max_requests_per_second`` requests in one window.
 RATE_WINDOW_MARGIN_SECONDS = 0.05
 
 
@@ -62,7 +62,7 @@ class PaginationLoopError(PaginationError):
 
 
 class BadBodyError(RetriableAPIError):
-    """A 2xx answer whose body is not the JSON object the endpoint promises."""
+    """A 2xx response whose body is not the JSON object the endpoint documents."""
 
     def __init__(self, stream_name: str, label: str, reason: str, response: requests.Response):
         super().__init__(f"Stream '{stream_name}': {reason} on {label}", response)
@@ -108,7 +108,7 @@ class RateLimiter:
         return wait
 
     def pause(self, seconds: float) -> None:
-        """Hold every stream back for ``seconds``, after the server answered 429."""
+        """Hold every stream back for ``seconds`` after the server returned 429."""
         with self._lock:
             self._next_slot = max(self._next_slot, time.monotonic() + seconds)
 
@@ -455,7 +455,7 @@ class CustomerIOStream(RESTStream):
         """Classify the response and parse its JSON body once.
 
         A body that is not a JSON object, or has no list (or ``null``) under the
-        envelope key, is retried like a 5xx, because proxies and load balancers answer
+        envelope key, is retried like a 5xx, because proxies and load balancers return
         transient failures with HTML pages or cut bodies.
         """
         status = response.status_code
@@ -557,7 +557,7 @@ class CustomerIOStream(RESTStream):
 
         A field that does not fit its schema type becomes null with a warning; a
         primary-key field that does not fit stops the run, because the record could
-        not be told apart from others.
+        not be distinguished from others.
         """
         row, report = fit_record(row, self.schema)
         for path, value in report.misfits:

@@ -1,4 +1,4 @@
-"""Fit API values to the stream schema, so that a field whose type drifted never crashes.
+"""Fit API values to the stream schema, so that a field whose type changed is handled.
 
 The rules, per JSON schema type of a property:
 
@@ -147,7 +147,7 @@ _COERCE: dict[str, t.Callable[[t.Any], t.Any]] = {
 
 @dataclass
 class FitReport:
-    """Where a record did not fit its schema: misfit paths and new top-level fields."""
+    """Schema mismatches of one record: misfit paths and new top-level fields."""
 
     misfits: list[tuple[str, t.Any]] = field(default_factory=list)
     new_fields: list[str] = field(default_factory=list)

@@ -379,9 +379,9 @@ class TapCustomerIO(Tap):
     def _env_var_config(cls) -> dict[str, t.Any]:
         """Return settings from TAP_CUSTOMERIO_* variables, numbers still as text.
 
-        The SDK turns integer settings into ints itself and raises a bare ValueError
-        on text such as "ten"; reading them as text lets ``_validate_config`` convert
-        them and report a bad value in one line.
+        The SDK converts integer settings itself and raises a bare ValueError on text
+        such as "ten". Reading them as text lets ``_validate_config`` convert them and
+        report a bad value in one line.
         """
         schema = copy.deepcopy(cls.config_jsonschema)
         cls.append_builtin_config(schema)

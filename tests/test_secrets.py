@@ -34,7 +34,7 @@ def assert_no_secret(*texts):
 
 
 def test_debug_run_with_faults_leaks_nothing(keyed_sandbox, tmp_path):
-    keyed_sandbox.add_fault("500", share=0.2)
+    keyed_sandbox.add_fault("500", share=0.3, count=3)
     keyed_sandbox.add_fault("429", count=2, retry_after=0)
     keyed_sandbox.add_fault("truncated", path="/actions", count=1)
     keyed_sandbox.add_fault("reset", path="/newsletters", count=1)
