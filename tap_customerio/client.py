@@ -219,6 +219,8 @@ class CursorPaginator(BaseAPIPaginator[str | None]):
 
     def _check_page_repeat(self, body: dict) -> None:
         page = {key: value for key, value in body.items() if key != "next"}
+        # NOTE: empty pages are not compared, because a filtered listing may return
+        # several of them, so fresh cursors to empty pages forever still loop.
         if not any(value for value in page.values() if isinstance(value, (list, dict))):
             return
         digest = hashlib.sha256(
