@@ -8,12 +8,14 @@ the ``/_sandbox`` admin endpoints used by the demo and the benchmarks.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,10 +51,26 @@ class Request:
 
 @dataclass
 class FaultRule:
-    """Answer matching requests with an error or a broken body.
+    """Make matching requests fail with an error, a broken body or a broken cursor.
 
-    ``mode`` is an HTTP status ("500", "429", ...) or one of ``truncated``, ``html``,
-    ``empty``, ``no_envelope``, ``null_list``, ``reset``, ``slow``.
+    ``mode`` is an HTTP status ("500", "429", ...) or one of:
+
+    - ``truncated``, ``html`` (status 200), ``empty``, ``no_envelope``, ``null_list``
+      (every list in the body becomes ``null``): broken bodies;
+    - ``reset``: announce the full length, send half the body, close the connection;
+    - ``slow``: wait ``seconds`` before answering normally;
+    - ``echo``: answer 400 with the request's Authorization header in the error
+      detail, as some debugging proxies do;
+    - ``cursor_cycle``: ``next`` alternates between two cursors, A then B then A;
+    - ``next_repeat``: ``next`` is the same cursor on every page;
+    - ``endless``: ``next`` is a fresh cursor on every page, each pointing at the
+      first page again.
+
+    Options: ``path`` (regex on the path), ``share`` (fraction of matching requests),
+    ``count`` (fire at most this often), ``after`` (let this many matching requests
+    through first), ``retry_after`` (header of a status fault), ``seconds`` (for
+    ``slow``) and, through ``Sandbox.add_fault``, ``duration`` (seconds from now).
+    Every rule counts every request on its path, even one another rule answered.
     """
 
     mode: str
@@ -66,14 +84,18 @@ class FaultRule:
     seen: int = 0
     fired: int = 0
 
-    def matches(self, path: str, rng: random.Random) -> bool:
-        """Decide whether this rule fires for a request to ``path``."""
+    def matches(self, path: str, rng: random.Random, *, available: bool = True) -> bool:
+        """Count a request to ``path`` and decide whether this rule fires for it.
+
+        ``available`` is False when an earlier rule already handles the request. The
+        request still counts towards ``after``, but this rule does not fire.
+        """
         if self.path and not re.search(self.path, path):
             return False
         if self.until is not None and time.monotonic() > self.until:
             return False
         self.seen += 1
-        if self.seen <= self.after:
+        if not available or self.seen <= self.after:
             return False
         if self.count is not None and self.fired >= self.count:
             return False
@@ -125,6 +147,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._recent: dict[str, deque[float]] = {}
+        self._hooks: list[tuple[re.Pattern, Callable[[Workspace], Any]]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._routes = [
@@ -141,7 +164,11 @@ class Sandbox:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval keeps ``stop`` (and so each test's teardown) fast.
+        server = self._server
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.05), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -174,6 +201,15 @@ class Sandbox:
         with self._lock:
             self.faults.append(rule)
         return rule
+
+    def after_request(self, path_regex: str, action: Callable[[Workspace], Any]) -> None:
+        """Run ``action(workspace)`` once, right after the next request matching the path.
+
+        For example, delete a parent after its list was served and before the tap
+        reads its children.
+        """
+        with self._lock:
+            self._hooks.append((re.compile(path_regex), action))
 
     def clear_faults(self) -> None:
         """Switch every fault off."""
@@ -218,11 +254,20 @@ class Sandbox:
             window.append(now)
 
     def _fault_for(self, path: str) -> FaultRule | None:
+        chosen = None
         with self._lock:
             for rule in self.faults:
-                if rule.matches(path, self._rng):
-                    return rule
-        return None
+                if rule.matches(path, self._rng, available=chosen is None):
+                    chosen = rule
+        return chosen
+
+    def _run_hooks(self, path: str) -> None:
+        with self._lock:
+            due = [hook for hook in self._hooks if hook[0].search(path)]
+            self._hooks = [hook for hook in self._hooks if hook not in due]
+        for _, action in due:
+            with self.workspace.lock:
+                action(self.workspace)
 
     def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes) -> tuple:
         """Answer one request; return (status, headers, body bytes, fault mode)."""
@@ -231,6 +276,7 @@ class Sandbox:
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         auth = headers.get("Authorization", "")
         key_ok = auth == f"Bearer {self.api_key}"
+        arrived = time.time()
         status = 500
         try:
             if self.latency_ms:
@@ -242,6 +288,8 @@ class Sandbox:
             if fault is not None and fault.mode == "slow":
                 time.sleep(fault.seconds)
                 fault = None
+            if fault is not None and fault.mode == "echo":
+                raise ApiError(400, f"bad request; you sent Authorization: {auth}")
             if fault is not None and fault.mode.isdigit():
                 retry = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
                 raise ApiError(int(fault.mode), f"injected fault {fault.mode}", retry)
@@ -249,6 +297,9 @@ class Sandbox:
                 raise ApiError(403, "forbidden: this key's scope does not include this resource")
             body = json.loads(raw_body) if raw_body else None
             status, payload = self._route(method, path, query, body)
+            if fault is not None and fault.mode in CURSOR_MODES:
+                payload = _break_cursor(fault, payload, query.get("start", ""))
+                fault = None
             status_out, out_headers, data = status, {}, _encode(payload)
             if fault is not None:
                 status_out, out_headers, data = _broken_body(fault.mode, payload, data)
@@ -263,7 +314,8 @@ class Sandbox:
             body_out = {"errors": [{"detail": "invalid JSON body", "status": "400"}]}
             result = (400, {}, _encode(body_out), None)
         with self._lock:
-            self.requests.append(LoggedRequest(time.time(), method, path, query, result[0], key_ok))
+            self.requests.append(LoggedRequest(arrived, method, path, query, result[0], key_ok))
+        self._run_hooks(path)
         return result
 
     def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
@@ -302,6 +354,31 @@ class Sandbox:
             config = json.loads(query.get("config", "{}"))
             return 200, {"records": self.truth(parts[1], config)}
         return 404, {"error": "unknown admin path"}
+
+
+CURSOR_MODES = frozenset({"cursor_cycle", "next_repeat", "endless"})
+
+
+def _cursor_at_first_page(tag: int) -> str:
+    """Return a cursor that ``sandbox.paging.decode_cursor`` reads as position 0.
+
+    ``tag`` makes cursors differ while they all point at the first page.
+    """
+    return base64.b64encode(f"{tag}:0".encode()).decode()
+
+
+def _break_cursor(rule: FaultRule, payload: Any, start: str) -> Any:
+    """Replace the ``next`` cursor of a list page according to a cursor fault."""
+    if not isinstance(payload, dict) or "next" not in payload:
+        return payload
+    first, second = _cursor_at_first_page(1), _cursor_at_first_page(2)
+    if rule.mode == "cursor_cycle":
+        cursor = second if start == first else first
+    elif rule.mode == "next_repeat":
+        cursor = start or first
+    else:
+        cursor = _cursor_at_first_page(100 + rule.fired)
+    return {**payload, "next": cursor}
 
 
 def _encode(payload: Any) -> bytes:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import random
 import threading
 import time
 import typing as t
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -19,9 +24,12 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 
 from tap_customerio import __version__
+from tap_customerio.conform import epoch_to_iso, fit_record
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+__all__ = ["CustomerIOStream", "epoch_to_iso", "iso_to_epoch"]
 
 REGION_URLS = {
     "us": "https://api.customer.io/v1",
@@ -30,39 +38,69 @@ REGION_URLS = {
 
 # The Node client caps Retry-After at 300 s; a larger value is treated as 300 s.
 MAX_RETRY_AFTER_SECONDS = 300.0
+#: Without Retry-After, retry ``n`` waits between half and all of
+#: ``EXPONENTIAL_BASE_SECONDS * 2 ** (n - 1)`` seconds, capped at 60 s.
+EXPONENTIAL_BASE_SECONDS = 1.0
 MAX_EXPONENTIAL_WAIT_SECONDS = 60.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
+#: Extra seconds the limiter adds to each one-second window. Network jitter of up to
+#: this much between our send time and the server's receive time then cannot make
+#: the server count more than ``max_requests_per_second`` requests in one window.
+RATE_WINDOW_MARGIN_SECONDS = 0.05
 
 
 class ParentGoneError(Exception):
     """A child endpoint returned 404 because its parent was deleted after it was listed."""
 
 
-class PaginationLoopError(FatalAPIError):
-    """The API returned a cursor that it had already returned for this listing."""
+class PaginationError(FatalAPIError):
+    """The API returned a ``next`` cursor that cannot be followed."""
+
+
+class PaginationLoopError(PaginationError):
+    """The API returned a cursor or a page that it had already returned for this listing."""
+
+
+class BadBodyError(RetriableAPIError):
+    """A 2xx response whose body is not the JSON object the endpoint documents."""
+
+    def __init__(self, stream_name: str, label: str, reason: str, response: requests.Response):
+        super().__init__(f"Stream '{stream_name}': {reason} on {label}", response)
+        self.reason = reason
 
 
 class RetryBudgetExhaustedError(FatalAPIError):
     """A request kept failing until the retry budget ran out."""
 
 
-class RateLimiter:
-    """Space requests evenly so that the whole run stays under ``rate`` per second.
+class SchemaDriftError(FatalAPIError):
+    """A primary-key field arrived with a value that its schema type cannot hold."""
 
+
+class RateLimiter:
+    """Keep the whole run under ``rate`` requests in any one-second window.
+
+    Requests are spaced ``1 / rate`` seconds apart, and the request after ``rate``
+    others waits until the first of them is more than a second (plus a margin) old.
     One instance is shared by every stream and thread of a run, because Customer.io
     counts the App API budget per workspace, not per endpoint.
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, margin: float = RATE_WINDOW_MARGIN_SECONDS) -> None:
         self.interval = 1.0 / rate
+        self.margin = margin
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
 
     def acquire(self) -> float:
         """Block until the next request slot; return the seconds spent waiting."""
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_slot)
+            if len(self._recent) == self._recent.maxlen:
+                slot = max(slot, self._recent[0] + 1.0 + self.margin)
+            self._recent.append(slot)
             self._next_slot = slot + self.interval
         wait = slot - now
         if wait > 0:
@@ -70,7 +108,7 @@ class RateLimiter:
         return wait
 
     def pause(self, seconds: float) -> None:
-        """Hold every stream back for ``seconds``, after the server answered 429."""
+        """Hold every stream back for ``seconds`` after the server returned 429."""
         with self._lock:
             self._next_slot = max(self._next_slot, time.monotonic() + seconds)
 
@@ -108,19 +146,20 @@ class RunStats:
             setattr(stats, attribute, getattr(stats, attribute) + amount)
 
 
-def epoch_to_iso(value: t.Any) -> t.Any:
-    """Convert a Unix-seconds timestamp to a UTC ISO 8601 string; pass other values on."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return value
-    return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
-
-
 def iso_to_epoch(value: str) -> int:
     """Convert an ISO 8601 date-time (naive means UTC) to Unix seconds."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return int(parsed.timestamp())
+
+
+def strip_userinfo(url: str) -> str:
+    """Return ``url`` without a ``user:password@`` part; the tap never sends it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def error_detail(response: requests.Response) -> str:
@@ -141,28 +180,60 @@ class CursorPaginator(BaseAPIPaginator[str | None]):
     """Follow the ``next`` cursor of a Customer.io list until it is empty or absent.
 
     The SDK detects only a cursor repeated on consecutive pages; a cycle such as
-    A, B, A would loop forever, so every cursor of the listing is remembered.
+    A, B, A would loop forever, so every cursor of the listing is remembered. A
+    server that hands out fresh cursors to the same page again is caught by
+    remembering a digest of every non-empty page.
     """
 
     def __init__(self, stream_name: str) -> None:
         super().__init__(None)
         self.stream_name = stream_name
         self._seen: set[str] = set()
+        self._pages: set[str] = set()
 
     def get_next(self, response: requests.Response) -> str | None:
         """Return the cursor of the next page, or None on the last page."""
-        token = response_body(response).get("next") or None
-        if token is None:
+        body = response_body(response)
+        token = body.get("next")
+        if token is None or token == "" or token is False:
             return None
+        if isinstance(token, int) and not isinstance(token, bool):
+            token = str(token)
+        if not isinstance(token, str):
+            msg = (
+                f"Stream '{self.stream_name}': the API returned a next cursor of type "
+                f"{type(token).__name__} after {self.count} pages, which cannot be "
+                "followed. Rerun later; if it persists, report it to Customer.io support."
+            )
+            raise PaginationError(msg)
         if token in self._seen:
             msg = (
-                f"Stream '{self.stream_name}': the API returned cursor {token!r} a second "
-                f"time after {self.count} pages, so paging would never end. "
+                f"Stream '{self.stream_name}': the API returned cursor {token[:40]!r} a "
+                f"second time after {self.count} pages, so paging would never end. "
                 "Rerun later; if it persists, report it to Customer.io support."
             )
             raise PaginationLoopError(msg)
+        self._check_page_repeat(body)
         self._seen.add(token)
         return token
+
+    def _check_page_repeat(self, body: dict) -> None:
+        page = {key: value for key, value in body.items() if key != "next"}
+        # NOTE: empty pages are not compared, because a filtered listing may return
+        # several of them, so fresh cursors to empty pages forever still loop.
+        if not any(value for value in page.values() if isinstance(value, (list, dict))):
+            return
+        digest = hashlib.sha256(
+            json.dumps(page, sort_keys=True, default=str).encode("utf-8")
+        ).hexdigest()
+        if digest in self._pages:
+            msg = (
+                f"Stream '{self.stream_name}': the API returned the same page again "
+                f"under a new cursor after {self.count} pages, so paging would never "
+                "end. Rerun later; if it persists, report it to Customer.io support."
+            )
+            raise PaginationLoopError(msg)
+        self._pages.add(digest)
 
     def continue_if_empty(self, response: requests.Response) -> bool:
         """Keep paging past an empty page while the API still returns a cursor."""
@@ -173,7 +244,10 @@ def response_body(response: requests.Response) -> dict:
     """Return the JSON object parsed (once) during response validation."""
     body = getattr(response, "cio_body", None)
     if body is None:
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
     return body if isinstance(body, dict) else {}
 
 
@@ -181,7 +255,9 @@ class CustomerIOStream(RESTStream):
     """Base class of every Customer.io App API stream.
 
     Subclasses set ``path``, ``envelope_key`` (the response key holding the records),
-    ``primary_keys``, the schema and, for cursor-paged lists, ``page_size``.
+    ``primary_keys``, the schema and, for cursor-paged lists, ``page_size``. Fields
+    the API adds later are passed on (the schema allows additional properties), and
+    fields whose type changed are fitted to the schema by ``tap_customerio.conform``.
     """
 
     envelope_key: str = ""
@@ -193,13 +269,24 @@ class CustomerIOStream(RESTStream):
     #: cannot filter by time.
     client_side_filter: bool = False
 
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        """Let every stream schema pass on top-level fields that the API adds later."""
+        super().__init_subclass__(**kwargs)
+        schema = cls.__dict__.get("schema")
+        if isinstance(schema, dict):
+            schema.setdefault("additionalProperties", True)
+
     @property
     def url_base(self) -> str:
-        """Return the API root: ``api_url`` if set, otherwise the region's host."""
+        """Return the API root: ``api_url`` if set, otherwise the region's host.
+
+        A ``user:password@`` part of ``api_url`` is dropped: the bearer token is the
+        only credential sent, and without it no library error can echo the password.
+        """
         api_url = self.config.get("api_url")
         if api_url:
-            return api_url.rstrip("/")
-        return REGION_URLS[self.config.get("region", "us")]
+            return strip_userinfo(api_url).rstrip("/")
+        return REGION_URLS[self.config.get("region") or "us"]
 
     @cached_property
     def authenticator(self) -> BearerTokenAuthenticator:
@@ -222,6 +309,10 @@ class CustomerIOStream(RESTStream):
         properties = self.schema.get("properties", {})
         return tuple(name for name, prop in properties.items() if prop.get("format") == "date-time")
 
+    @cached_property
+    def _drift_logged(self) -> set[str]:
+        return set()
+
     # Requests ------------------------------------------------------------------
 
     def get_new_paginator(self) -> CursorPaginator | None:
@@ -240,7 +331,11 @@ class CustomerIOStream(RESTStream):
         return params
 
     def request_decorator(self, func: t.Callable) -> t.Callable:
-        """Wrap a request with the shared rate limiter and the retry policy."""
+        """Wrap a request with the shared rate limiter and the retry policy.
+
+        The retry budget is ``max_retries`` retries and ``max_retry_seconds`` seconds
+        per request, whichever runs out first.
+        """
         limiter: RateLimiter = self._tap.rate_limiter
         stats: RunStats = self._tap.run_stats
 
@@ -265,21 +360,27 @@ class CustomerIOStream(RESTStream):
             on_giveup=self._give_up,
             jitter=None,
             raise_on_giveup=True,
+            # backoff's own log lines repeat ours and print raw exception text.
+            logger=None,
         )(paced)
 
     def _retry_wait(self) -> t.Generator[float, t.Any, None]:
-        """Yield waits: the server's Retry-After, else exponential with full jitter."""
+        """Yield waits: the server's Retry-After, else exponential with jitter.
+
+        Without Retry-After (a daily quota, a 5xx, a timeout), retry ``n`` waits a
+        random time between half and all of ``2 ** (n - 1)`` seconds, at most 60 s.
+        """
         attempt = 0
         exception = yield 0.0
         while True:
             attempt += 1
-            response = getattr(exception, "response", None)
-            retry_after = _retry_after_seconds(response)
+            retry_after = _retry_after_seconds(getattr(exception, "response", None))
             if retry_after is not None:
-                self._tap.rate_limiter.pause(retry_after)
                 wait = retry_after
             else:
-                ceiling = min(MAX_EXPONENTIAL_WAIT_SECONDS, 2.0 ** (attempt - 1))
+                ceiling = min(
+                    MAX_EXPONENTIAL_WAIT_SECONDS, EXPONENTIAL_BASE_SECONDS * 2.0 ** (attempt - 1)
+                )
                 wait = random.uniform(ceiling / 2, ceiling)
             exception = yield wait
 
@@ -290,13 +391,13 @@ class CustomerIOStream(RESTStream):
         self._tap.run_stats.add(self.name, "retries")
         if response is not None and response.status_code == 429:
             self._tap.run_stats.add(self.name, "rate_limited")
-        reason = (
-            f"HTTP {response.status_code}" if response is not None else type(exception).__name__
-        )
+            if _retry_after_seconds(response) is not None:
+                # backoff has already capped the wait at the remaining retry budget.
+                self._tap.rate_limiter.pause(details["wait"])
         self.logger.warning(
             "Stream '%s': %s on %s; retry %d in %.1f s.",
             self.name,
-            reason,
+            self._failure_reason(exception),
             self._request_label(details),
             details["tries"],
             details["wait"],
@@ -304,19 +405,42 @@ class CustomerIOStream(RESTStream):
 
     def _give_up(self, details: dict) -> None:
         exception = details.get("exception")
-        response = getattr(exception, "response", None)
-        reason = (
-            f"HTTP {response.status_code} {error_detail(response)}".strip()
-            if response is not None
-            else f"{type(exception).__name__}"
-        )
         msg = (
             f"Stream '{self.name}': {self._request_label(details)} still failed after "
-            f"{details['tries']} attempts over {details['elapsed']:.0f} s ({reason}). "
-            "Rerun later to resume from the last STATE, or raise max_retries or "
-            "max_retry_seconds."
+            f"{details['tries']} attempts over {details['elapsed']:.1f} s "
+            f"({self._failure_reason(exception, detail=True)}). Rerun later to resume "
+            "from the last STATE, or raise max_retries or max_retry_seconds."
         )
         raise RetryBudgetExhaustedError(msg) from None
+
+    def _failure_reason(self, exception: BaseException | None, *, detail: bool = False) -> str:
+        """Describe a failed attempt in a few words, without raw library messages."""
+        response = getattr(exception, "response", None)
+        if isinstance(exception, BadBodyError):
+            return exception.reason
+        if isinstance(exception, RetriableAPIError) and response is not None:
+            text = f"HTTP {response.status_code}"
+            if detail:
+                text = f"{text} {error_detail(response)}".strip()
+            return self.scrub(text)
+        if isinstance(exception, requests.exceptions.Timeout):
+            return f"timed out after {self.timeout:g} s"
+        if isinstance(exception, requests.exceptions.ChunkedEncodingError):
+            return "connection closed mid-body"
+        if isinstance(exception, (requests.exceptions.ConnectionError, ConnectionResetError)):
+            return "connection failed"
+        return type(exception).__name__
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with the API key and any URL password replaced by ``***``."""
+        secrets = [self.config.get("api_key")]
+        api_url = self.config.get("api_url")
+        if isinstance(api_url, str) and "@" in api_url:
+            userinfo = urlsplit(api_url).netloc.rsplit("@", 1)[0]
+            secrets.extend([userinfo, *userinfo.split(":", 1)])
+        for secret in sorted((s for s in secrets if isinstance(s, str) and s), key=len)[::-1]:
+            text = text.replace(secret, "***")
+        return text
 
     @staticmethod
     def _request_label(details: dict) -> str:
@@ -332,21 +456,51 @@ class CustomerIOStream(RESTStream):
     def validate_response(self, response: requests.Response) -> None:
         """Classify the response and parse its JSON body once.
 
-        A body that is not a JSON object is retried like a 5xx, because proxies and
-        load balancers answer transient failures with HTML pages or cut bodies.
+        A body that is not a JSON object, or has no list (or ``null``) under the
+        envelope key, is retried like a 5xx, because proxies and load balancers return
+        transient failures with HTML pages or cut bodies.
         """
         status = response.status_code
         label = f"{response.request.method} {_path_of(response)}"
         if status in RETRY_STATUSES or status >= 500:
             raise RetriableAPIError(f"HTTP {status} on {label}", response)
+        if status >= 400:
+            self._raise_for_client_error(response, label)
+
+        try:
+            body = json.loads(response.content)
+        except (ValueError, RecursionError) as exc:
+            reason = f"invalid JSON body ({type(exc).__name__}: {str(exc)[:80]})"
+            raise BadBodyError(self.name, label, reason, response) from None
+        key = self.envelope_key
+        if not isinstance(body, dict):
+            reason = f"JSON body is a {type(body).__name__}, not an object"
+            raise BadBodyError(self.name, label, reason, response)
+        if key and key not in body:
+            raise BadBodyError(self.name, label, f"no '{key}' key in the body", response)
+        if key and not isinstance(body[key], (list, dict, type(None))):
+            reason = f"a {type(body[key]).__name__} under '{key}' instead of a list"
+            raise BadBodyError(self.name, label, reason, response)
+        response.cio_body = body  # type: ignore[attr-defined]
+
+    def _raise_for_client_error(self, response: requests.Response, label: str) -> None:
+        status = response.status_code
         if status == 401:
-            region = self.config.get("region", "us")
-            other = "eu" if region == "us" else "us"
+            if self.config.get("api_url"):
+                where = (
+                    "api_url points at the workspace's region: a US workspace uses "
+                    "https://api.customer.io/v1, an EU one https://api-eu.customer.io/v1"
+                )
+            else:
+                region = self.config.get("region") or "us"
+                other = "eu" if region == "us" else "us"
+                where = (
+                    f"the region matches the workspace: region is '{region}', try "
+                    f"region '{other}' if the workspace is hosted there"
+                )
             msg = (
                 f"Customer.io rejected the API key (HTTP 401 on {label}). Check that "
-                "api_key is an App API key (not a Track API key) and that the region "
-                f"matches the workspace: region is '{region}', try region '{other}' "
-                "if the workspace is hosted there."
+                f"api_key is an App API key (not a Track API key) and that {where}."
             )
             raise FatalAPIError(msg)
         if status == 403:
@@ -358,19 +512,12 @@ class CustomerIOStream(RESTStream):
             raise FatalAPIError(msg)
         if status == 404 and self.parent_stream_type is not None:
             raise ParentGoneError(label)
-        if status >= 400:
-            msg = f"Stream '{self.name}': HTTP {status} on {label}: {error_detail(response)}"
-            raise FatalAPIError(msg)
-
-        try:
-            body = json.loads(response.content)
-        except ValueError as exc:
-            msg = f"Stream '{self.name}': the body of {label} is not valid JSON ({exc})"
-            raise RetriableAPIError(msg, response) from None
-        if not isinstance(body, dict) or (self.envelope_key and self.envelope_key not in body):
-            msg = f"Stream '{self.name}': the body of {label} has no '{self.envelope_key}' key"
-            raise RetriableAPIError(msg, response)
-        response.cio_body = body  # type: ignore[attr-defined]
+        hint = ""
+        if status == 404:
+            hint = " Check that api_url (if set) ends with /v1."
+        detail = self.scrub(error_detail(response))
+        msg = f"Stream '{self.name}': HTTP {status} on {label}: {detail}.{hint}"
+        raise FatalAPIError(msg)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Yield the records under the envelope key; ``null`` means no records."""
@@ -380,7 +527,19 @@ class CustomerIOStream(RESTStream):
         if isinstance(records, dict):
             yield records
             return
-        yield from records
+        skipped = 0
+        for record in records:
+            if isinstance(record, dict):
+                yield record
+            else:
+                skipped += 1
+        if skipped:
+            self.logger.warning(
+                "Stream '%s': skipped %d list items of %s that are not JSON objects.",
+                self.name,
+                skipped,
+                _path_of(response),
+            )
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """Yield records, skipping a child whose parent was deleted mid-run."""
@@ -396,12 +555,73 @@ class CustomerIOStream(RESTStream):
             )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Convert Unix-seconds fields to ISO 8601 and drop rows older than the bookmark."""
+        """Fit the record to the schema and convert Unix-seconds fields to ISO 8601.
+
+        A field that does not fit its schema type becomes null with a warning; a
+        primary-key field that does not fit stops the run, because the record could
+        not be distinguished from others.
+        """
+        row, report = fit_record(row, self.schema)
+        for path, value in report.misfits:
+            self._report_misfit(path, value)
+        if report.new_fields:
+            self._report_new_fields(report.new_fields)
         for name in self.timestamp_fields:
             value = row.get(name)
             if value is not None:
                 row[name] = epoch_to_iso(value)
         return row
+
+    def _report_misfit(self, path: str, value: t.Any) -> None:
+        expected = self._schema_type(path)
+        shown = repr(value)[:60]
+        if path in (self.primary_keys or ()):
+            msg = (
+                f"Stream '{self.name}': primary-key field '{path}' arrived as {shown} "
+                f"({type(value).__name__}), which does not fit its schema type "
+                f"{expected}. The API changed this field; report it to the tap's "
+                "maintainers."
+            )
+            raise SchemaDriftError(msg)
+        if path in self._drift_logged:
+            return
+        self._drift_logged.add(path)
+        self.logger.warning(
+            "Stream '%s': field '%s' arrived as %s (%s), which does not fit its schema "
+            "type %s; emitted null. Later misfits of this field are not logged.",
+            self.name,
+            path,
+            shown,
+            type(value).__name__,
+            expected,
+        )
+
+    def _report_new_fields(self, names: list[str]) -> None:
+        new = sorted(set(names) - self._drift_logged)
+        if not new:
+            return
+        self._drift_logged.update(new)
+        self.logger.info(
+            "Stream '%s': the API sent fields that are not in the schema, passed on "
+            "as they are: %s.",
+            self.name,
+            ", ".join(new),
+        )
+
+    def _schema_type(self, path: str) -> str:
+        schema: t.Any = self.schema
+        for part in path.replace("[]", ".[]").split("."):
+            if not isinstance(schema, dict):
+                break
+            schema = schema.get("items") if part == "[]" else schema.get("properties", {}).get(part)
+        if not isinstance(schema, dict):
+            return "unknown"
+        types = schema.get("type")
+        names = [types] if isinstance(types, str) else list(types or [])
+        names = [n for n in names if n != "null"]
+        if schema.get("format") == "date-time":
+            names = ["date-time"]
+        return "/".join(names) or "any"
 
     def _write_record_message(self, record: dict) -> None:
         """Write a RECORD unless the client-side filter says it has not changed.
@@ -427,6 +647,7 @@ class CustomerIOStream(RESTStream):
 
 
 def _retry_after_seconds(response: requests.Response | None) -> float | None:
+    """Return the Retry-After of a 429 in seconds (number or HTTP date), at most 300."""
     if response is None or response.status_code != 429:
         return None
     header = response.headers.get("Retry-After")
@@ -435,6 +656,14 @@ def _retry_after_seconds(response: requests.Response | None) -> float | None:
     try:
         seconds = float(header)
     except ValueError:
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import io
 import ipaddress
+import math
+import re
+import sys
 import time
 import typing as t
 from datetime import datetime, timezone
@@ -12,10 +17,19 @@ from functools import cached_property
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.configuration._dict_config import parse_environment_config
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.helpers._classproperty import classproperty
 
+from tap_customerio.cli_inputs import (
+    InputFileError,
+    check_catalog_text,
+    check_state_text,
+    read_config_file,
+)
 from tap_customerio.client import REGION_URLS, RateLimiter, RunStats
 from tap_customerio.streams import STREAM_TYPES
 from tap_customerio.streams.metrics import (
@@ -37,6 +51,8 @@ NUMBER_SETTINGS = (
     "messages_window_days",
     "metrics_lookback_days",
 )
+#: Slower than one request per 10 s is a mistake, and tiny values overflow the limiter.
+MIN_REQUESTS_PER_SECOND = 0.1
 
 
 def parse_datetime_setting(value: str) -> datetime:
@@ -48,12 +64,21 @@ def parse_datetime_setting(value: str) -> datetime:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any ``user:password@`` part replaced by ``***@``."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    """Return ``url`` with everything between the scheme and the last ``@`` as ``***``.
+
+    This over-redacts rather than under-redacts: it also covers text that does not
+    parse as a URL, such as ``user:pw@host/v1`` or a password containing ``/``.
+    """
+    if "@" not in url:
         return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"***@{host}").geturl()
+    scheme = _SCHEME.match(url)
+    prefix = scheme.group(0) if scheme else ""
+    return f"{prefix}***@{url.rsplit('@', 1)[1]}"
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Characters that requests refuses in a header value, or that would corrupt it.
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 
 
 def _is_loopback(host: str) -> bool:
@@ -65,83 +90,145 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _is_number(value: object) -> bool:
-    # The SDK reads JSON config files with decimal.Decimal for non-integers.
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+def _header_safe(value: str) -> bool:
+    if _HEADER_UNSAFE.search(value):
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_settings(config: dict) -> list[str]:
-    """Return one line per invalid setting, naming the value and the fix."""
-    errors: list[str] = []
+    """Return one line per invalid setting, naming the value and the fix.
 
-    api_key = config.get("api_key")
+    Every line is safe to log: the API key and URL credentials are never quoted.
+    """
+    if not isinstance(config, dict):
+        return ["the settings are not a JSON object: give a mapping of setting names to values."]
+    return [
+        *_check_api_key(config.get("api_key")),
+        *_check_region(config.get("region")),
+        *_check_api_url(config.get("api_url")),
+        *_check_dates(config),
+        *_check_numbers(config),
+        *_check_user_agent(config.get("user_agent")),
+    ]
+
+
+def _check_api_key(api_key: t.Any) -> list[str]:
     if not isinstance(api_key, str) or not api_key.strip():
-        errors.append(
+        return [
             "api_key is missing or empty: set it to an App API key from "
             "Settings > API Credentials > App API Keys (env TAP_CUSTOMERIO_API_KEY)."
-        )
+        ]
+    if not _header_safe(api_key):
+        return [
+            "api_key contains spaces, line breaks or other characters that a key never "
+            "has: copy the App API key again, without surrounding whitespace."
+        ]
+    return []
 
-    region = config.get("region", "us")
-    if region not in REGION_URLS:
-        errors.append(
-            f"region {region!r} is invalid: use 'us' or 'eu' (the data center of the "
-            "workspace, shown in Settings > Workspace Settings)."
-        )
 
-    api_url = config.get("api_url")
-    if api_url:
-        parts = urlsplit(str(api_url))
-        shown = redact_url(str(api_url))
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            errors.append(
-                f"api_url {shown!r} is invalid: give a full http(s) URL including /v1, "
-                "for example 'https://api.customer.io/v1'."
-            )
-        elif parts.scheme == "http" and not _is_loopback(parts.hostname):
-            errors.append(
-                f"api_url {shown!r} uses plain http to a non-loopback host, which would "
-                "send the API key unencrypted: use https."
-            )
+def _check_region(region: t.Any) -> list[str]:
+    if region is None or (isinstance(region, str) and region in REGION_URLS):
+        return []
+    shown = repr(region)[:40]
+    return [
+        f"region {shown} is invalid: use 'us' or 'eu' (the data center of the "
+        "workspace, shown in Settings > Workspace Settings)."
+    ]
 
+
+def _check_api_url(api_url: t.Any) -> list[str]:
+    if api_url is None or api_url == "":
+        return []
+    example = "for example 'https://api.customer.io/v1'"
+    if not isinstance(api_url, str):
+        return [f"api_url is a {type(api_url).__name__}, not text: give a URL, {example}."]
+    shown = repr(redact_url(api_url))[:120]
+    invalid = f"api_url {shown} is invalid: give a full http(s) URL including /v1, {example}."
+    try:
+        parts = urlsplit(api_url)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError:
+        return [invalid]
+    if parts.scheme not in {"http", "https"} or not host or not _header_safe(api_url):
+        return [invalid]
+    if parts.scheme == "http" and not _is_loopback(host):
+        return [
+            f"api_url {shown} uses plain http to a non-loopback host, which would "
+            "send the API key unencrypted: use https."
+        ]
+    return []
+
+
+def _check_dates(config: dict) -> list[str]:
+    errors: list[str] = []
+    parsed: dict[str, datetime] = {}
     for name in ("start_date", "end_date"):
         value = config.get(name)
-        if value in (None, ""):
+        if value is None or value == "":
             continue
         try:
-            parse_datetime_setting(str(value))
-        except ValueError:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            parsed[name] = parse_datetime_setting(value)
+        except (ValueError, OverflowError):
             errors.append(
-                f"{name} {value!r} is not an ISO 8601 date-time: use a value such as "
-                "'2026-01-31T00:00:00Z'."
+                f"{name} {repr(value)[:60]} is not an ISO 8601 date-time: use a value "
+                "such as '2026-01-31T00:00:00Z'."
             )
-    start, end = config.get("start_date"), config.get("end_date")
-    dates_valid = start and end and not errors
-    if dates_valid and parse_datetime_setting(str(end)) < parse_datetime_setting(str(start)):
+    start, end = parsed.get("start_date"), parsed.get("end_date")
+    if start is not None and end is not None and end < start:
         errors.append(
-            f"end_date {end!r} is before start_date {start!r}: swap them or remove end_date."
+            f"end_date {config['end_date']!r} is before start_date "
+            f"{config['start_date']!r}: swap them or remove end_date."
         )
+    return errors
 
+
+def _is_real(value: t.Any) -> bool:
+    # The SDK reads JSON config files with decimal.Decimal for non-integers.
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return False
+    return math.isfinite(value)
+
+
+def _check_numbers(config: dict) -> list[str]:
+    errors: list[str] = []
     positive = {
         "request_timeout": "seconds per request",
-        "max_requests_per_second": "requests per second",
         "messages_window_days": "days per deliveries request window",
     }
     for name, unit in positive.items():
         value = config.get(name)
-        if value is not None and not (_is_number(value) and value > 0):
-            errors.append(f"{name} {value!r} is invalid: give a positive number of {unit}.")
-    non_negative = (
+        if value is not None and not (_is_real(value) and value > 0):
+            errors.append(
+                f"{name} {repr(value)[:40]} is invalid: give a positive number of {unit}."
+            )
+    rate = config.get("max_requests_per_second")
+    if rate is not None and not (_is_real(rate) and rate >= MIN_REQUESTS_PER_SECOND):
+        errors.append(
+            f"max_requests_per_second {repr(rate)[:40]} is invalid: give a number of "
+            f"requests per second of at least {MIN_REQUESTS_PER_SECOND:g}."
+        )
+    for name in (
         "max_retries",
         "max_retry_seconds",
         "messages_lookback_days",
         "metrics_lookback_days",
-    )
-    for name in non_negative:
+    ):
         value = config.get(name)
-        if value is not None and not (_is_number(value) and value >= 0):
-            errors.append(f"{name} {value!r} is invalid: give a number of 0 or more.")
+        if value is not None and not (_is_real(value) and value >= 0):
+            errors.append(f"{name} {repr(value)[:40]} is invalid: give a number of 0 or more.")
+    retries = config.get("max_retries")
+    if _is_real(retries) and retries >= 0 and retries != int(retries):
+        errors.append(f"max_retries {retries!r} is invalid: give a whole number of retries.")
     window = config.get("messages_window_days")
-    if _is_number(window) and window > 180:
+    if _is_real(window) and window > 180:
         errors.append(
             f"messages_window_days {window!r} is too large: the API serves at most 6 "
             "months per request, so use 180 or less."
@@ -168,6 +255,35 @@ def check_metrics_settings(config: dict) -> list[str]:
             "'UTC', 'America/New_York' or 'Europe/Berlin'."
         )
     return errors
+
+
+def _check_user_agent(user_agent: t.Any) -> list[str]:
+    if user_agent is None or (isinstance(user_agent, str) and _header_safe(user_agent)):
+        return []
+    return [
+        "user_agent is invalid: give one line of printable ASCII text without "
+        "surrounding spaces, or remove it to send tap-customerio/<version>."
+    ]
+
+
+def _number_from_text(value: str) -> t.Any:
+    """Return the int or float that ``value`` spells, or ``value`` itself."""
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(value)
+    return value
+
+
+def _checked_file(stream: t.IO[str], check: t.Callable[[str, str], None]) -> t.IO[str]:
+    """Run ``check`` on the text of an opened input file; return the text, readable again."""
+    path = getattr(stream, "name", "-")
+    try:
+        text = stream.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"file '{path}' cannot be read ({type(exc).__name__}): check the path."
+        raise InputFileError(msg) from None
+    check(text, path)
+    return io.StringIO(text)
 
 
 class TapCustomerIO(Tap):
@@ -320,12 +436,75 @@ class TapCustomerIO(Tap):
         for name in NUMBER_SETTINGS:
             value = self._config.get(name)
             if isinstance(value, str):
-                with contextlib.suppress(ValueError):
-                    self._config[name] = float(value) if "." in value else int(value)
+                self._config[name] = _number_from_text(value)
         errors = check_settings(self._config)
         if errors and raise_errors:
             raise ConfigValidationError("Invalid settings", errors=errors)
+        api_url = self._config.get("api_url")
+        if isinstance(api_url, str) and redact_url(api_url) != api_url:
+            self.logger.warning(
+                "api_url contains a user name or password, which the tap never sends "
+                "(it authenticates with api_key only): remove them from the URL."
+            )
         return errors + super()._validate_config(raise_errors=raise_errors)
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:
+        """Return settings from TAP_CUSTOMERIO_* variables, numbers still as text.
+
+        The SDK converts integer settings itself and raises a bare ValueError on text
+        such as "ten". Reading them as text lets ``_validate_config`` convert them and
+        report a bad value in one line.
+        """
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        for name in NUMBER_SETTINGS:
+            schema["properties"][name] = {"type": ["string", "null"]}
+        return parse_environment_config(schema, cls._env_var_prefix)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """Read --config files, stopping with a one-line error on a bad file."""
+        try:
+            for path in value:
+                if path != "ENV":
+                    read_config_file(path)
+        except InputFileError as exc:
+            cls.logger.error("%s", exc)
+            ctx.exit(1)
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> None:
+        """Run the tap; an API failure ends it with its one-line message and exit code 1.
+
+        A failure that the tap explains (retry budget spent, 401, 403, a cursor loop,
+        a primary key of the wrong type) needs no traceback: the message names the
+        stream, the request and the fix. Anything else keeps the SDK's traceback.
+        """
+        try:
+            if state is not None:
+                state = _checked_file(state, check_state_text)
+            if catalog is not None:
+                catalog = _checked_file(catalog, check_catalog_text)
+            super().invoke(
+                about=about,
+                about_format=about_format,
+                config=config,
+                state=state,
+                catalog=catalog,
+            )
+        except (InputFileError, FatalAPIError) as exc:
+            cls.logger.error("%s", exc)
+            sys.exit(1)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:

@@ -123,4 +123,4 @@ def test_objects_attributes_without_key_retried(fresh_sandbox):
 
     assert fresh_sandbox.request_count(path) == 2
     assert emitted == by_key(fresh_sandbox.truth("objects", config), *OBJECT_KEY)
-    assert "has no 'object' key" in output.log
+    assert "no 'object' key in the body" in output.log

@@ -7,9 +7,8 @@ from functools import cached_property
 from urllib.parse import quote
 
 from singer_sdk import typing as th
-from singer_sdk.exceptions import RetriableAPIError
 
-from tap_customerio.client import CustomerIOStream, ParentGoneError, response_body
+from tap_customerio.client import BadBodyError, CustomerIOStream, ParentGoneError, response_body
 
 if t.TYPE_CHECKING:
     import requests
@@ -112,8 +111,7 @@ class ObjectsStream(CustomerIOStream):
         key = ATTRIBUTES_KEY if response.request.method == "GET" else SEARCH_KEY
         if key not in response_body(response):
             label = f"{response.request.method} {(response.request.path_url or '').split('?')[0]}"
-            msg = f"Stream '{self.name}': the body of {label} has no '{key}' key"
-            raise RetriableAPIError(msg, response)
+            raise BadBodyError(self.name, label, f"no '{key}' key in the body", response)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Yield the search's identifiers, none when the key is ``null``."""
