@@ -630,12 +630,29 @@ class CustomerIOStream(RESTStream):
         parent's children only for records that leave ``post_process``, and a child can
         change while its parent's update time stays put.
         """
-        if self.client_side_filter and self.replication_key:
-            start = self._filter_start
-            value = record.get(self.replication_key)
-            if start is not None and value is not None and value < start:
-                return
+        if self._unchanged(record):
+            return
         super()._write_record_message(record)
+
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        """Yield synced records, filtered on the client for BATCH files too.
+
+        In BATCH mode the SDK writes the yielded records to files and never calls
+        ``_write_record_message``, so the same filter applies here.
+        """
+        for record in super()._sync_records(context, write_messages=write_messages):
+            if write_messages or not self._unchanged(record):
+                yield record
+
+    def _unchanged(self, record: dict) -> bool:
+        """Tell whether the client-side filter drops ``record`` as older than the bookmark."""
+        if not (self.client_side_filter and self.replication_key):
+            return False
+        start = self._filter_start
+        value = record.get(self.replication_key)
+        return start is not None and value is not None and value < start
 
     def _write_starting_replication_value(self, context: Context | None) -> None:
         super()._write_starting_replication_value(context)

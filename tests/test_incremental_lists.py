@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import random
 import time
 
@@ -73,3 +75,23 @@ def test_state_holds_only_parent_ids(fresh_sandbox):
     assert partitions
     assert all(set(p["context"]) == {"campaign_id"} for p in partitions)
     assert "progress_markers" not in str(output.last_state)
+
+
+def test_batch_mode_filters_unchanged(fresh_sandbox, tmp_path):
+    config = base_config(fresh_sandbox)
+    first = run_tap(config, ["campaigns"])
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}", "prefix": "batch-"},
+    }
+    second = run_tap(dict(config, batch_config=batch_config), ["campaigns"], state=first.last_state)
+
+    bookmark = first.last_state["bookmarks"]["campaigns"]["replication_key_value"]
+    expected = {r["id"] for r in first.records["campaigns"] if r["updated"] >= bookmark}
+    batched = []
+    for path in tmp_path.glob("batch-*"):
+        with gzip.open(path, "rt") as handle:
+            batched.extend(json.loads(line) for line in handle)
+    assert [m for m in second.messages if m["type"] == "BATCH"]
+    assert {r["id"] for r in batched} == expected
+    assert len(expected) < len(first.records["campaigns"])
