@@ -268,6 +268,9 @@ class CustomerIOStream(RESTStream):
     #: Filter records older than the bookmark on the client, for lists the API
     #: cannot filter by time.
     client_side_filter: bool = False
+    #: Inclusive bounds of the client-side filter for the current partition, as ISO 8601.
+    _filter_start: str | None = None
+    _filter_end: str | None = None
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         """Let every stream schema pass on top-level fields that the API adds later."""
@@ -623,6 +626,37 @@ class CustomerIOStream(RESTStream):
             names = ["date-time"]
         return "/".join(names) or "any"
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Emit ACTIVATE_VERSION for full-table streams unless the setting turns it off.
+
+        The SDK's default is off; this tap defaults to on, so a target that supports the
+        message removes rows deleted at the source.
+        """
+        return bool(self.config.get("emit_activate_version_messages", True))
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> t.Any:
+        """Cap bookmarks at the run's start or at ``end_date``, whichever is earlier."""
+        signpost = super().get_replication_key_signpost(context)
+        end_date = self.config.get("end_date")
+        if signpost is None or not end_date:
+            return signpost
+        return min(signpost, datetime.fromtimestamp(iso_to_epoch(end_date), tz=timezone.utc))
+
+    def _outside_filter(self, record: dict) -> bool:
+        """Return whether the client-side filter drops ``record``.
+
+        A record is kept when its replication key lies between the starting bookmark
+        (or ``start_date``) and ``end_date``, both inclusive, or is null.
+        """
+        if not (self.client_side_filter and self.replication_key):
+            return False
+        value = record.get(self.replication_key)
+        if value is None:
+            return False
+        start, end = self._filter_start, self._filter_end
+        return (start is not None and value < start) or (end is not None and value > end)
+
     def _write_record_message(self, record: dict) -> None:
         """Write a RECORD unless the client-side filter says it has not changed.
 
@@ -630,20 +664,33 @@ class CustomerIOStream(RESTStream):
         parent's children only for records that leave ``post_process``, and a child can
         change while its parent's update time stays put.
         """
-        if self.client_side_filter and self.replication_key:
-            start = self._filter_start
-            value = record.get(self.replication_key)
-            if start is not None and value is not None and value < start:
-                return
+        if self._outside_filter(record):
+            return
         super()._write_record_message(record)
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """Move the bookmark only for records that the client-side filter keeps.
+
+        Otherwise a run whose records all predate the bookmark would move it back,
+        and a record after ``end_date`` would move it past ``end_date``.
+        """
+        if self._outside_filter(latest_record):
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
     def _write_starting_replication_value(self, context: Context | None) -> None:
         super()._write_starting_replication_value(context)
         self._filter_start = None
+        self._filter_end = None
         if self.client_side_filter and self.replication_key:
             start = self.get_starting_timestamp(context)
             if start is not None:
                 self._filter_start = epoch_to_iso(int(start.timestamp()))
+            end_date = self.config.get("end_date")
+            if end_date:
+                self._filter_end = epoch_to_iso(iso_to_epoch(end_date))
 
 
 def _retry_after_seconds(response: requests.Response | None) -> float | None:
