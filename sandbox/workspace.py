@@ -71,6 +71,17 @@ def config_epoch(config: dict, name: str) -> int | None:
     return int(parsed.timestamp())
 
 
+def in_window(config: dict, value: int | None) -> bool:
+    """Tell whether a client-side filtered record lies between start_date and end_date.
+
+    Both bounds are inclusive; a record without a time always passes.
+    """
+    if value is None:
+        return True
+    start, end = config_epoch(config, "start_date"), config_epoch(config, "end_date")
+    return (start is None or value >= start) and (end is None or value <= end)
+
+
 @dataclass
 class Workspace:
     """Every dataset of one workspace, as raw API objects keyed by dataset name."""

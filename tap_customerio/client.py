@@ -268,6 +268,9 @@ class CustomerIOStream(RESTStream):
     #: Filter records older than the bookmark on the client, for lists the API
     #: cannot filter by time.
     client_side_filter: bool = False
+    #: Inclusive bounds of the client-side filter for the current partition, as ISO 8601.
+    _filter_start: str | None = None
+    _filter_end: str | None = None
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         """Let every stream schema pass on top-level fields that the API adds later."""
@@ -623,6 +626,51 @@ class CustomerIOStream(RESTStream):
             names = ["date-time"]
         return "/".join(names) or "any"
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Emit ACTIVATE_VERSION for full-table streams unless the setting turns it off.
+
+        The SDK's default is off; this tap defaults to on, so a target that supports the
+        message removes rows deleted at the source.
+        """
+        if not self.config.get("emit_activate_version_messages", True):
+            return False
+        if self.config.get("batch_config"):
+            # Rows that a target loads from BATCH files carry no table version, so an
+            # ACTIVATE_VERSION would mark every one of them deleted (target-postgres
+            # 0.8.1 does this); BATCH runs therefore never send it.
+            if not getattr(self, "_batch_version_warned", False):
+                self._batch_version_warned = True
+                self.logger.warning(
+                    "Stream '%s': ACTIVATE_VERSION is not sent in BATCH mode, so rows "
+                    "deleted at the source stay in the target.",
+                    self.name,
+                )
+            return False
+        return True
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> t.Any:
+        """Cap bookmarks at the run's start or at ``end_date``, whichever is earlier."""
+        signpost = super().get_replication_key_signpost(context)
+        end_date = self.config.get("end_date")
+        if signpost is None or not end_date:
+            return signpost
+        return min(signpost, datetime.fromtimestamp(iso_to_epoch(end_date), tz=timezone.utc))
+
+    def _outside_filter(self, record: dict) -> bool:
+        """Return whether the client-side filter drops ``record``.
+
+        A record is kept when its replication key lies between the starting bookmark
+        (or ``start_date``) and ``end_date``, both inclusive, or is null.
+        """
+        if not (self.client_side_filter and self.replication_key):
+            return False
+        value = record.get(self.replication_key)
+        if value is None:
+            return False
+        start, end = self._filter_start, self._filter_end
+        return (start is not None and value < start) or (end is not None and value > end)
+
     def _write_record_message(self, record: dict) -> None:
         """Write a RECORD unless the client-side filter says it has not changed.
 
@@ -630,9 +678,21 @@ class CustomerIOStream(RESTStream):
         parent's children only for records that leave ``post_process``, and a child can
         change while its parent's update time stays put.
         """
-        if self._unchanged(record):
+        if self._outside_filter(record):
             return
         super()._write_record_message(record)
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """Move the bookmark only for records that the client-side filter keeps.
+
+        Otherwise a run whose records all predate the bookmark would move it back,
+        and a record after ``end_date`` would move it past ``end_date``.
+        """
+        if self._outside_filter(latest_record):
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
@@ -643,24 +703,20 @@ class CustomerIOStream(RESTStream):
         ``_write_record_message``, so the same filter applies here.
         """
         for record in super()._sync_records(context, write_messages=write_messages):
-            if write_messages or not self._unchanged(record):
+            if write_messages or not self._outside_filter(record):
                 yield record
-
-    def _unchanged(self, record: dict) -> bool:
-        """Tell whether the client-side filter drops ``record`` as older than the bookmark."""
-        if not (self.client_side_filter and self.replication_key):
-            return False
-        start = self._filter_start
-        value = record.get(self.replication_key)
-        return start is not None and value is not None and value < start
 
     def _write_starting_replication_value(self, context: Context | None) -> None:
         super()._write_starting_replication_value(context)
         self._filter_start = None
+        self._filter_end = None
         if self.client_side_filter and self.replication_key:
             start = self.get_starting_timestamp(context)
             if start is not None:
                 self._filter_start = epoch_to_iso(int(start.timestamp()))
+            end_date = self.config.get("end_date")
+            if end_date:
+                self._filter_end = epoch_to_iso(iso_to_epoch(end_date))
 
 
 def _retry_after_seconds(response: requests.Response | None) -> float | None:

@@ -429,6 +429,17 @@ class TapCustomerIO(Tap):
             title="User agent",
             description="User-Agent header. Defaults to tap-customerio/<version>.",
         ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=True,
+            title="Emit ACTIVATE_VERSION messages",
+            description=(
+                "Send ACTIVATE_VERSION after the SCHEMA of each full-table stream, so a "
+                "target that supports it removes rows deleted in Customer.io. Set false "
+                "for a target that rejects the message."
+            ),
+        ),
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

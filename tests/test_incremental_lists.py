@@ -95,3 +95,18 @@ def test_batch_mode_filters_unchanged(fresh_sandbox, tmp_path):
     assert [m for m in second.messages if m["type"] == "BATCH"]
     assert {r["id"] for r in batched} == expected
     assert len(expected) < len(first.records["campaigns"])
+
+
+def test_batch_mode_sends_no_activate_version(fresh_sandbox, tmp_path):
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}", "prefix": "batch-"},
+    }
+    plain = run_tap(base_config(fresh_sandbox), ["segments", "segment_memberships"])
+    batched = run_tap(
+        base_config(fresh_sandbox, batch_config=batch_config), ["segments", "segment_memberships"]
+    )
+
+    assert [m for m in plain.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert not [m for m in batched.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert "ACTIVATE_VERSION is not sent in BATCH mode" in batched.log

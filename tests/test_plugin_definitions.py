@@ -20,6 +20,7 @@ REQUIRED_CAPABILITIES = {
     "about",
     "stream-maps",
     "schema-flattening",
+    "activate-version",
 }
 
 

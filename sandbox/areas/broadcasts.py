@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sandbox.areas.campaigns import make_action, since
+from sandbox.areas.campaigns import make_action
 from sandbox.areas.common import past, pick_name, pick_tags
 from sandbox.areas.deletions import children_gone, is_deleted, mark_listed
 from sandbox.paging import cursor_page
 from sandbox.server_errors import ApiError
-from sandbox.workspace import Workspace, config_epoch, iso
+from sandbox.workspace import Workspace, in_window, iso
 
 #: The API documents no paging for broadcast actions. The simulator pages them by
 #: this many, and leaves ``next`` out when they fit on one page, so both the
@@ -137,10 +137,9 @@ ROUTES = [
 
 
 def truth_broadcasts(ws: Workspace, config: dict) -> list[dict]:
-    start = config_epoch(config, "start_date")
     out = []
     for broadcast in ws.data["broadcasts"]:
-        if start is not None and broadcast["updated"] < start:
+        if not in_window(config, broadcast["updated"]):
             continue
         if is_deleted(ws, "broadcasts", broadcast["id"]):
             continue
@@ -160,7 +159,7 @@ def truth_actions(ws: Workspace, config: dict) -> list[dict]:
     out = []
     for broadcast_id in broadcasts_with_children(ws):
         for action in ws.data["broadcast_actions"][broadcast_id]:
-            if not since(config, action["updated"]):
+            if not in_window(config, action["updated"]):
                 continue
             record = dict(action, id=int(action["id"]))
             record["created"] = iso(record["created"])
@@ -173,7 +172,7 @@ def truth_triggers(ws: Workspace, config: dict) -> list[dict]:
     out = []
     for broadcast_id in broadcasts_with_children(ws):
         for trigger in ws.data["broadcast_triggers"][broadcast_id]:
-            if not since(config, trigger["created_at"]):
+            if not in_window(config, trigger["created_at"]):
                 continue
             out.append(
                 dict(

@@ -8,7 +8,7 @@ from typing import Any
 from sandbox.areas.common import past, pick_name, pick_tags
 from sandbox.paging import cursor_page
 from sandbox.server_errors import ApiError
-from sandbox.workspace import Workspace, config_epoch, iso
+from sandbox.workspace import Workspace, in_window, iso
 
 #: The actions list documents no ``limit``; the simulator pages it by this many.
 ACTIONS_PAGE = 10
@@ -122,16 +122,10 @@ ROUTES = [
 ]
 
 
-def since(config: dict, value: int | None) -> bool:
-    """Tell whether a client-side filtered record passes ``start_date``."""
-    start = config_epoch(config, "start_date")
-    return start is None or value is None or value >= start
-
-
 def truth_campaigns(ws: Workspace, config: dict) -> list[dict]:
     out = []
     for campaign in ws.data["campaigns"]:
-        if not since(config, campaign["updated"]):
+        if not in_window(config, campaign["updated"]):
             continue
         record = dict(campaign)
         for name in ("created", "updated", "first_started"):
@@ -144,7 +138,7 @@ def truth_campaign_actions(ws: Workspace, config: dict) -> list[dict]:
     out = []
     for campaign_id, actions in ws.data["campaign_actions"].items():
         for action in actions:
-            if not since(config, action["updated"]):
+            if not in_window(config, action["updated"]):
                 continue
             record = dict(action, id=int(action["id"]), campaign_id=campaign_id)
             record["created"] = iso(record["created"])

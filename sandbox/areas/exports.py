@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from sandbox.areas.common import past
-from sandbox.workspace import Workspace, config_epoch, iso
+from sandbox.workspace import Workspace, in_window, iso
 
 
 def generate(ws: Workspace, rng: random.Random) -> None:
@@ -44,11 +44,10 @@ ROUTES = [("GET", "/exports", list_exports)]
 
 
 def truth_exports(ws: Workspace, config: dict) -> list[dict]:
-    start = config_epoch(config, "start_date")
     return [
         dict(e, created_at=iso(e["created_at"]), updated_at=iso(e["updated_at"]))
         for e in ws.data["exports"]
-        if start is None or e["updated_at"] >= start
+        if in_window(config, e["updated_at"])
     ]
 
 

@@ -9,7 +9,7 @@ from sandbox.areas.common import past, pick_name, pick_tags
 from sandbox.areas.deletions import children_gone, is_deleted, mark_listed
 from sandbox.paging import cursor_page
 from sandbox.server_errors import ApiError
-from sandbox.workspace import Workspace, config_epoch, iso
+from sandbox.workspace import Workspace, in_window, iso
 
 #: The API documents no maximum; the simulator accepts up to this many per page.
 MAX_LIMIT = 100
@@ -176,10 +176,9 @@ ROUTES = [
 
 
 def truth_newsletters(ws: Workspace, config: dict) -> list[dict]:
-    start = config_epoch(config, "start_date")
     out = []
     for newsletter in ws.data["newsletters"]:
-        if start is not None and newsletter["updated"] < start:
+        if not in_window(config, newsletter["updated"]):
             continue
         if is_deleted(ws, "newsletters", newsletter["id"]):
             continue

@@ -9,7 +9,7 @@ from sandbox.areas.common import past, pick_name, pick_tags
 from sandbox.areas.deletions import children_gone, is_deleted, mark_listed
 from sandbox.paging import decode_cursor, encode_cursor
 from sandbox.server_errors import ApiError
-from sandbox.workspace import Workspace, config_epoch, iso
+from sandbox.workspace import Workspace, in_window, iso
 
 PRO_PLAN = {"field": "plan", "operator": "eq", "value": "pro"}
 #: The documented maximum ``limit`` of the membership list.
@@ -151,10 +151,9 @@ ROUTES = [
 
 
 def truth_segments(ws: Workspace, config: dict) -> list[dict]:
-    start = config_epoch(config, "start_date")
     out = []
     for segment in listed_segments(ws):
-        if start is not None and segment["updated_at"] < start:
+        if not in_window(config, segment["updated_at"]):
             continue
         out.append(
             dict(

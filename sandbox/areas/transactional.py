@@ -9,7 +9,7 @@ from sandbox.areas.campaigns import make_action
 from sandbox.areas.common import past, pick_name
 from sandbox.areas.deletions import children_gone, is_deleted, mark_listed
 from sandbox.server_errors import ApiError
-from sandbox.workspace import Workspace, config_epoch, iso
+from sandbox.workspace import Workspace, in_window, iso
 
 LANGUAGES = ["", "fr", "ja", "de", "es", "pt-BR", "zh-Hans", "ar", "ru", "pl", "tr"]
 
@@ -104,10 +104,9 @@ ROUTES = [
 
 
 def truth_transactional(ws: Workspace, config: dict) -> list[dict]:
-    start = config_epoch(config, "start_date")
     out = []
     for template in ws.data["transactional"]:
-        if start is not None and template["updated_at"] < start:
+        if not in_window(config, template["updated_at"]):
             continue
         if is_deleted(ws, "transactional", template["id"]):
             continue

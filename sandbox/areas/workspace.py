@@ -8,7 +8,7 @@ from typing import Any
 from sandbox.areas.common import past, pick_name
 from sandbox.paging import cursor_page
 from sandbox.server_errors import ApiError
-from sandbox.workspace import Workspace, config_epoch, iso
+from sandbox.workspace import Workspace, in_window, iso
 
 #: Page size of sender identities, which document no ``limit``.
 SENDERS_DEFAULT_LIMIT = 10
@@ -266,11 +266,10 @@ ROUTES = [
 
 
 def truth_collections(ws: Workspace, config: dict) -> list[dict]:
-    start = config_epoch(config, "start_date")
     return [
         dict(c, created_at=iso(c["created_at"]), updated_at=iso(c["updated_at"]))
         for c in ws.data["collections"]
-        if start is None or c["updated_at"] >= start
+        if in_window(config, c["updated_at"])
     ]
 
 
