@@ -80,10 +80,19 @@ class MessagesStream(CustomerIOStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """Yield each window's deliveries, then move the bookmark to the window's end."""
-        for window in self.windows():
+        windows = self.windows()
+        for number, window in enumerate(windows, start=1):
             self._window = window
             yield from super().get_records(context)
             self._finish_window(window[1])
+            self._tap.progress.report(
+                self.name,
+                "%d of %d windows done (deliveries created up to %s), %d records so far.",
+                number,
+                len(windows),
+                epoch_to_iso(window[1]),
+                self._tap.records_written(self.name),
+            )
         self._window = None
 
     def windows(self) -> list[tuple[int, int]]:
