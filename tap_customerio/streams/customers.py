@@ -42,6 +42,9 @@ class CustomersStream(CustomerIOStream):
     paged = True
     page_size = 1000
     primary_keys = ("cio_id",)
+    personal_data = "yes: every attribute, identifier and device of each person"
+    extra_endpoints = (f"POST /v1{ATTRIBUTES_PATH}",)
+    request_cost = "1 search per 1000 people plus 1 attribute read per 100 people"
 
     schema = th.PropertiesList(
         th.Property("cio_id", th.StringType, required=True),

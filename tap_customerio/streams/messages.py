@@ -41,6 +41,11 @@ class MessagesStream(CustomerIOStream):
     page_size = 1000
     primary_keys = ("id",)
     replication_key = "created"
+    incremental_method = "server-side window"
+    personal_data = (
+        "yes: `recipient`, `customer_id`, `customer_identifiers`, personalised `subject`"
+    )
+    request_cost = "1 per 1000 deliveries in each `messages_window_days` window, at least 1"
 
     schema = th.PropertiesList(
         th.Property("id", th.StringType, required=True),

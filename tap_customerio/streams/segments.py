@@ -27,6 +27,8 @@ class SegmentsStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     client_side_filter = True
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -64,6 +66,8 @@ class SegmentMembershipsStream(CustomerIOStream):
     primary_keys = ("segment_id", "cio_id")
     paged = True
     page_size = 30000
+    personal_data = "yes: `cio_id`, `email`, `id` of each member"
+    request_cost = "1 per 30 000 members of each segment, at least 1"
 
     # Full table: one empty STATE entry per parent would only grow the state.
     state_partitioning_keys: t.ClassVar[list[str]] = []
