@@ -128,15 +128,23 @@ def describe(summary: StreamSummary) -> str:
 
 
 def summary_lines(summaries: list[StreamSummary], total_seconds: float, outcome: str) -> list[str]:
-    """Return one line per stream and a total line, ready to log at INFO.
+    """Return one line per stream, one for idle streams and a total, to log at INFO.
 
     The lines hold stream names, counts and seconds only, so no setting or secret
     can appear in them.
     """
-    width = max((len(s.name) for s in summaries), default=0)
+    active = [s for s in summaries if s.requests or s.records]
+    idle = [s.name for s in summaries if not (s.requests or s.records)]
+    width = max((len(s.name) for s in active), default=0)
     lines = [
-        f"Sync summary: {s.name.ljust(width)}  {describe(s)}, {s.seconds:.1f} s." for s in summaries
+        f"Sync summary: {s.name.ljust(width)}  {describe(s)}, {s.seconds:.1f} s." for s in active
     ]
+    if idle:
+        # Streams after a failure, or children without parents: one line for all.
+        lines.append(
+            f"Sync summary: no requests and no records for {_count(len(idle), 'stream')}: "
+            f"{', '.join(idle)}."
+        )
     total = StreamSummary(
         name="total",
         records=sum(s.records for s in summaries),

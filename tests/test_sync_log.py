@@ -142,6 +142,14 @@ def test_summary_before_cli_error(fresh_sandbox, tmp_path):
     assert len(error) == 1
     assert total[0] < error[0]
     assert "the sync stopped with an error" in lines[total[0]]
+    assert "Sync summary: activities " in run.stderr
+    idle = [
+        line
+        for line in lines
+        if "Sync summary: no requests and no records for 32 streams: " in line
+    ]
+    assert len(idle) == 1
+    assert "customers, esp_suppressions" in idle[0]
 
 
 # Progress ----------------------------------------------------------------------
