@@ -31,12 +31,19 @@ from tap_customerio.cli_inputs import (
     read_config_file,
 )
 from tap_customerio.client import REGION_URLS, RateLimiter, RunStats
+from tap_customerio.progress import ProgressLog
 from tap_customerio.streams import STREAM_TYPES
 from tap_customerio.streams.metrics import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_RESOLUTION,
     DEFAULT_TIMEZONE,
     RESOLUTIONS,
+)
+from tap_customerio.summary import (
+    ActivityRunStats,
+    RecordCountingWriter,
+    summarize,
+    summary_lines,
 )
 
 if t.TYPE_CHECKING:
@@ -291,6 +298,7 @@ class TapCustomerIO(Tap):
 
     name = "tap-customerio"
     package_name = "tap-customerio"
+    message_writer_class = RecordCountingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -525,7 +533,42 @@ class TapCustomerIO(Tap):
     @cached_property
     def run_stats(self) -> RunStats:
         """Return the per-stream counters of this run."""
-        return RunStats()
+        return ActivityRunStats()
+
+    @cached_property
+    def progress(self) -> ProgressLog:
+        """Return the rate-limited progress log shared by the streams of this run."""
+        return ProgressLog(self.logger)
+
+    def records_written(self, stream_name: str) -> int:
+        """Return how many RECORD messages this run has written for ``stream_name``."""
+        writer = self.message_writer
+        return writer.written(stream_name) if isinstance(writer, RecordCountingWriter) else 0
+
+    def sync_all(self) -> None:
+        """Sync every selected stream, then log the sync summary, also after a failure."""
+        started = time.monotonic()
+        outcome = "stopped with an error"
+        try:
+            super().sync_all()
+            outcome = "completed"
+        finally:
+            self.log_sync_summary(time.monotonic() - started, outcome)
+
+    def log_sync_summary(self, seconds: float, outcome: str) -> None:
+        """Log one INFO line per selected stream and a total line, once per run."""
+        if getattr(self, "_summary_logged", False):
+            return
+        self._summary_logged = True
+        names = [
+            stream.name
+            for stream in self.streams.values()
+            if stream.selected or stream.has_selected_descendents
+        ]
+        writer = self.message_writer
+        records = writer.records if isinstance(writer, RecordCountingWriter) else {}
+        for line in summary_lines(summarize(names, self.run_stats, records), seconds, outcome):
+            self.logger.info("%s", line)
 
     @cached_property
     def run_started(self) -> datetime:

@@ -79,6 +79,9 @@ class ActivitiesStream(CustomerIOStream):
     page_size = 100
     primary_keys = ("id",)
     replication_key = "timestamp"
+    incremental_method = "newest first, stops at the bookmark"
+    personal_data = "yes: `customer_id`, `customer_identifiers`, event `data`"
+    request_cost = "1 per 100 activities newer than the bookmark, plus the page that reaches it"
 
     schema = th.PropertiesList(
         th.Property("id", th.StringType, required=True),

@@ -26,6 +26,8 @@ class BroadcastsStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated"
     client_side_filter = True
+    personal_data = "team member's email: `created_by`"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -67,6 +69,8 @@ class BroadcastActionsStream(CustomerIOStream):
     replication_key = "updated"
     client_side_filter = True
     paged = True
+    personal_data = "no (templates; `cc`/`bcc` may hold literal addresses)"
+    request_cost = "1 per broadcast, more if its list pages"
 
     schema = th.PropertiesList(
         th.Property("broadcast_id", th.IntegerType, required=True),
@@ -100,6 +104,8 @@ class BroadcastTriggersStream(CustomerIOStream):
     primary_keys = ("broadcast_id", "id")
     replication_key = "created_at"
     client_side_filter = True
+    personal_data = "no"
+    request_cost = "1 per broadcast"
 
     schema = th.PropertiesList(
         th.Property("broadcast_id", th.IntegerType, required=True),

@@ -26,6 +26,8 @@ class CampaignsStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated"
     client_side_filter = True
+    personal_data = "team member's email: `created_by`"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -90,6 +92,8 @@ class CampaignActionsStream(CustomerIOStream):
     replication_key = "updated"
     client_side_filter = True
     paged = True
+    personal_data = "no (templates; `cc`/`bcc` may hold literal addresses)"
+    request_cost = "1 per automation, more if its list pages"
 
     schema = th.PropertiesList(
         th.Property("campaign_id", th.IntegerType, required=True),

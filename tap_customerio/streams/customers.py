@@ -42,6 +42,9 @@ class CustomersStream(CustomerIOStream):
     paged = True
     page_size = 1000
     primary_keys = ("cio_id",)
+    personal_data = "yes: every attribute, identifier and device of each person"
+    extra_endpoints = (f"POST /v1{ATTRIBUTES_PATH}",)
+    request_cost = "1 search per 1000 people plus 1 attribute read per 100 people"
 
     schema = th.PropertiesList(
         th.Property("cio_id", th.StringType, required=True),
@@ -72,6 +75,7 @@ class CustomersStream(CustomerIOStream):
     ).to_dict()
 
     _reading_attributes = False
+    _batches_read = 0
 
     @property
     def envelope_key(self) -> str:  # type: ignore[override]
@@ -116,6 +120,13 @@ class CustomersStream(CustomerIOStream):
             # The spec wraps each item in "customer"; live items are bare.
             wrapped = isinstance(item, dict) and set(item) == {"customer"}
             yield item["customer"] if wrapped else item
+        self._batches_read += 1
+        self._tap.progress.report(
+            self.name,
+            "%d attribute batches read, %d people so far.",
+            self._batches_read,
+            self._tap.records_written(self.name),
+        )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Lift ``cio_id`` to the top and convert device ``last_used`` to ISO 8601."""

@@ -20,6 +20,8 @@ class ExportsStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     client_side_filter = True
+    personal_data = "team member's email: `user_email`"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),

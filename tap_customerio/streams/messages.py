@@ -41,6 +41,11 @@ class MessagesStream(CustomerIOStream):
     page_size = 1000
     primary_keys = ("id",)
     replication_key = "created"
+    incremental_method = "server-side window"
+    personal_data = (
+        "yes: `recipient`, `customer_id`, `customer_identifiers`, personalised `subject`"
+    )
+    request_cost = "1 per 1000 deliveries in each `messages_window_days` window, at least 1"
 
     schema = th.PropertiesList(
         th.Property("id", th.StringType, required=True),
@@ -80,10 +85,19 @@ class MessagesStream(CustomerIOStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """Yield each window's deliveries, then move the bookmark to the window's end."""
-        for window in self.windows():
+        windows = self.windows()
+        for number, window in enumerate(windows, start=1):
             self._window = window
             yield from super().get_records(context)
             self._finish_window(window[1])
+            self._tap.progress.report(
+                self.name,
+                "%d of %d windows done (deliveries created up to %s), %d records so far.",
+                number,
+                len(windows),
+                epoch_to_iso(window[1]),
+                self._tap.records_written(self.name),
+            )
         self._window = None
 
     def windows(self) -> list[tuple[int, int]]:

@@ -194,6 +194,8 @@ class MetricsStream(CustomerIOStream):
 
     envelope_key = "metric"
     replication_key = "period_start"
+    incremental_method = "server-side window"
+    personal_data = "no (counts only)"
     # Periods arrive oldest first per parent, but each run starts before the
     # bookmark (the lookback), so the SDK must not compare with the old bookmark.
     is_sorted = True
@@ -361,6 +363,7 @@ class MetricsV1Stream(MetricsStream):
     """
 
     api_version = 1
+    incremental_method = "server-side window (version 1: recent periods only)"
 
     def metrics_window(self, context: Context | None) -> MetricsWindow | None:
         """Return the window clamped to the periods version 1 can serve."""
@@ -425,6 +428,7 @@ class CampaignMetricsStream(MetricsStream):
     parent_keys = ("campaign_id",)
     primary_keys = ("campaign_id", "period_start", "resolution")
     schema = metrics_schema("campaign_id")
+    request_cost = "1 per automation"
 
 
 class CampaignActionMetricsStream(MetricsStream):
@@ -441,6 +445,7 @@ class CampaignActionMetricsStream(MetricsStream):
     parent_keys = ("campaign_id", "action_id")
     primary_keys = ("campaign_id", "action_id", "period_start", "resolution")
     schema = metrics_schema("campaign_id", "action_id")
+    request_cost = "1 per `campaign_actions` record"
 
 
 class CampaignJourneyMetricsStream(MetricsStream):
@@ -461,6 +466,7 @@ class CampaignJourneyMetricsStream(MetricsStream):
     parent_keys = ("campaign_id",)
     primary_keys = ("campaign_id", "period_start", "resolution")
     schema = metrics_schema("campaign_id")
+    request_cost = "1 per automation"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -498,6 +504,7 @@ class BroadcastActionMetricsStream(MetricsStream):
     parent_keys = ("broadcast_id", "action_id")
     primary_keys = ("broadcast_id", "action_id", "period_start", "resolution")
     schema = metrics_schema("broadcast_id", "action_id")
+    request_cost = "1 per `broadcast_actions` record"
 
 
 class NewsletterMetricsStream(MetricsV1Stream):
@@ -513,6 +520,7 @@ class NewsletterMetricsStream(MetricsV1Stream):
     parent_keys = ("newsletter_id",)
     primary_keys = ("newsletter_id", "period_start", "resolution")
     schema = metrics_schema("newsletter_id")
+    request_cost = "1 per one-time send"
 
 
 class BroadcastMetricsStream(MetricsV1Stream):
@@ -531,6 +539,7 @@ class BroadcastMetricsStream(MetricsV1Stream):
     parent_keys = ("broadcast_id",)
     primary_keys = ("broadcast_id", "period_start", "resolution")
     schema = metrics_schema("broadcast_id")
+    request_cost = "1 per broadcast"
 
 
 class TransactionalMetricsStream(MetricsV1Stream):
@@ -546,6 +555,7 @@ class TransactionalMetricsStream(MetricsV1Stream):
     parent_keys = ("transactional_id",)
     primary_keys = ("transactional_id", "period_start", "resolution")
     schema = metrics_schema("transactional_id")
+    request_cost = "1 per transactional template"
 
 
 def _config_datetime(value: t.Any) -> datetime | None:

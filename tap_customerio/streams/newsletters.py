@@ -29,6 +29,8 @@ class NewslettersStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated"
     client_side_filter = True
+    personal_data = "no"
+    request_cost = "1 per 100 one-time sends"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -69,6 +71,8 @@ class NewsletterVariantsStream(CustomerIOStream):
     envelope_key = "contents"
     parent_stream_type = NewslettersStream
     primary_keys = ("newsletter_id", "id")
+    personal_data = "no (templates; `cc`/`bcc` may hold literal addresses)"
+    request_cost = "1 per one-time send"
 
     # Full table: one empty STATE entry per parent would only grow the state.
     state_partitioning_keys: t.ClassVar[list[str]] = []
@@ -101,6 +105,8 @@ class NewsletterTestGroupsStream(CustomerIOStream):
     envelope_key = "test_groups"
     parent_stream_type = NewslettersStream
     primary_keys = ("newsletter_id", "id")
+    personal_data = "no"
+    request_cost = "1 per one-time send"
 
     # Full table: one empty STATE entry per parent would only grow the state.
     state_partitioning_keys: t.ClassVar[list[str]] = []

@@ -34,6 +34,8 @@ class ObjectTypesStream(CustomerIOStream):
     path = "/object_types"
     envelope_key = "types"
     primary_keys = ("id",)
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -87,6 +89,9 @@ class ObjectsStream(CustomerIOStream):
     primary_keys = ("object_type_id", "object_id")
     paged = True
     page_size = 1000
+    personal_data = "maybe: `attributes` hold whatever the workspace stores on objects"
+    extra_endpoints = ("GET /v1/objects/{object_type_id}/{object_id}/attributes",)
+    request_cost = "1 search per object type per 1000 objects, plus 1 attribute read per object"
 
     schema = th.PropertiesList(
         th.Property("object_type_id", th.IntegerType, required=True),

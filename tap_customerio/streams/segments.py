@@ -10,6 +10,7 @@ from tap_customerio.client import CustomerIOStream
 from tap_customerio.streams.schemas import TAGS
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 
@@ -26,6 +27,8 @@ class SegmentsStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     client_side_filter = True
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -63,6 +66,8 @@ class SegmentMembershipsStream(CustomerIOStream):
     primary_keys = ("segment_id", "cio_id")
     paged = True
     page_size = 30000
+    personal_data = "yes: `cio_id`, `email`, `id` of each member"
+    request_cost = "1 per 30 000 members of each segment, at least 1"
 
     # Full table: one empty STATE entry per parent would only grow the state.
     state_partitioning_keys: t.ClassVar[list[str]] = []
@@ -73,6 +78,31 @@ class SegmentMembershipsStream(CustomerIOStream):
         th.Property("email", th.StringType),
         th.Property("id", th.StringType),
     ).to_dict()
+
+    _segment_id: t.Any = None
+    _pages_read = 0
+    _members_read = 0
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        """Yield one segment's members, counting pages for the progress log."""
+        self._segment_id = context.get("segment_id") if context else None
+        self._pages_read = 0
+        self._members_read = 0
+        yield from super().get_records(context)
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """Yield the members of one page, then report the segment's progress."""
+        self._pages_read += 1
+        for record in super().parse_response(response):
+            self._members_read += 1
+            yield record
+        self._tap.progress.report(
+            self.name,
+            "segment %s: %d pages read, %d members so far.",
+            self._segment_id,
+            self._pages_read,
+            self._members_read,
+        )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Add the segment id to each member."""

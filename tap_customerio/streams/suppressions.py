@@ -40,6 +40,8 @@ class EspSuppressionsStream(CustomerIOStream):
     envelope_key = "suppressions"
     primary_keys = ("suppression_type", "email")
     page_size = 1000
+    personal_data = "yes: `email` of each suppressed address"
+    request_cost = "4 types, each 1 per 1000 addresses plus 1"
 
     schema = th.PropertiesList(
         th.Property("suppression_type", th.StringType, required=True),

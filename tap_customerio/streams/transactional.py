@@ -27,6 +27,8 @@ class TransactionalMessagesStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     client_side_filter = True
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -62,6 +64,8 @@ class TransactionalVariantsStream(CustomerIOStream):
     envelope_key = "contents"
     parent_stream_type = TransactionalMessagesStream
     primary_keys = ("transactional_id", "id")
+    personal_data = "no (templates; `cc`/`bcc` may hold literal addresses)"
+    request_cost = "1 per transactional template"
 
     # Full table: one empty STATE entry per parent would only grow the state.
     state_partitioning_keys: t.ClassVar[list[str]] = []

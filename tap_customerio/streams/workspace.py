@@ -50,6 +50,8 @@ class CollectionsStream(CustomerIOStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     client_side_filter = True
+    personal_data = "no (metadata only; the rows are not read)"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -69,6 +71,8 @@ class SnippetsStream(CustomerIOStream):
     path = "/snippets"
     envelope_key = "snippets"
     primary_keys = ("name",)
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("name", th.StringType, required=True),
@@ -92,6 +96,8 @@ class SenderIdentitiesStream(CustomerIOStream):
     envelope_key = "sender_identities"
     primary_keys = ("id",)
     paged = True
+    personal_data = "yes: sender `name`, `email`, `address`, `phone`"
+    request_cost = "2 listings (visible, hidden), 1 per page plus 1 empty last page each"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -146,6 +152,8 @@ class ReportingWebhooksStream(CustomerIOStream):
     path = "/reporting_webhooks"
     envelope_key = "reporting_webhooks"
     primary_keys = ("id",)
+    personal_data = "no (credentials in `endpoint` are removed)"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -173,6 +181,8 @@ class SubscriptionTopicsStream(CustomerIOStream):
     path = "/subscription_topics"
     envelope_key = "topics"
     primary_keys = ("id",)
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -194,6 +204,8 @@ class WorkspacesStream(CustomerIOStream):
     path = "/workspaces"
     envelope_key = "workspaces"
     primary_keys = ("id",)
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -217,6 +229,8 @@ class IpAddressesStream(CustomerIOStream):
     path = "/info/ip_addresses"
     envelope_key = "ip_addresses"
     primary_keys = ("ip_address",)
+    personal_data = "no"
+    request_cost = "1 per run"
 
     schema = th.PropertiesList(
         th.Property("ip_address", th.StringType, required=True),
