@@ -156,7 +156,8 @@ class Stream:
     properties: dict[str, dict]
 
     def key_of(self, record: dict) -> tuple:
-        return tuple(record.get(k) for k in self.keys)
+        """Return the primary key, with date-times in one comparable form."""
+        return tuple(comparable(record.get(k), self.properties.get(k, {})) for k in self.keys)
 
 
 def catalog_streams(catalog: dict) -> dict[str, Stream]:
