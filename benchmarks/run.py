@@ -57,6 +57,25 @@ SCENARIOS = {
         streams=["messages"],
         config={"start_date": "-460d"},
     ),
+    "deliveries_100k": Scenario(
+        name="deliveries_100k",
+        description="100,000 deliveries over about 15 months; peak RSS compared with 1M.",
+        counts={"deliveries": 100_000},
+        streams=["messages"],
+        config={"start_date": "-460d"},
+    ),
+    "cpu_deliveries": Scenario(
+        name="cpu_deliveries",
+        description=(
+            "CPU only: 200,000 deliveries with no latency and no rate limit, for tap "
+            "CPU seconds per 1000 records against the stock pipeline."
+        ),
+        counts={"deliveries": 200_000},
+        streams=["messages"],
+        config={"start_date": "-460d"},
+        latency_ms=0.0,
+        rate_limit=0.0,
+    ),
     "automations_500": Scenario(
         name="automations_500",
         description="500 automations with their actions and metrics.",
