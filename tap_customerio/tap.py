@@ -38,6 +38,7 @@ from tap_customerio.streams.metrics import (
     DEFAULT_TIMEZONE,
     RESOLUTIONS,
 )
+from tap_customerio.writer import RecordWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -291,6 +292,7 @@ class TapCustomerIO(Tap):
 
     name = "tap-customerio"
     package_name = "tap-customerio"
+    message_writer_class = RecordWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -520,6 +522,18 @@ class TapCustomerIO(Tap):
     def run_started(self) -> datetime:
         """Return the time this run started, the upper bound of its time windows."""
         return datetime.fromtimestamp(int(time.time()), tz=timezone.utc)
+
+    def sync_all(self) -> None:
+        """Sync the selected streams, then write the records the writer still holds.
+
+        They are written also when the sync fails, as the SDK's writer would have.
+        """
+        try:
+            super().sync_all()
+        finally:
+            flush = getattr(self.message_writer, "flush", None)
+            if flush is not None:
+                flush()
 
     def discover_streams(self) -> list[Stream]:
         """Return one instance of every stream class."""
