@@ -333,6 +333,8 @@ def _compile_properties(properties: dict, prefix: str) -> t.Callable[[dict, FitR
     exact = {name: kinds for name, (kinds, _) in plan.items()}
     slow = {name: fitter for name, (_, fitter) in plan.items()}
     get_exact = exact.get
+    if not plan:
+        return lambda value, report: dict(value)
 
     def fit_fields(value: dict, report: FitReport) -> dict:
         return {
