@@ -41,6 +41,8 @@ def cursor_page(
         raise ApiError(400, "limit must be a positive integer")
     if max_limit is not None and limit > max_limit:
         raise ApiError(400, f"limit must be at most {max_limit}")
+    # Where no maximum is documented, the API's default page size is the page size.
+    request.listing = (len(items), max_limit or default_limit)
     start = decode_cursor(request.query["start"]) if request.query.get("start") else 0
     page = items[start : start + limit]
     end = start + len(page)

@@ -37,6 +37,8 @@ class Request:
     query: dict[str, str]
     body: Any
     params: dict[str, str] = field(default_factory=dict)
+    #: Set by ``cursor_page``: the listing's item count and its largest page size.
+    listing: tuple[int, int | None] | None = None
 
     def int_query(self, name: str, default: int | None = None) -> int | None:
         """Return a query value as an integer, or raise a 400."""
@@ -115,6 +117,8 @@ class LoggedRequest:
     query: dict[str, str]
     status: int
     api_key_ok: bool
+    body: str = ""
+    listing: tuple[int, int | None] | None = None
 
 
 class Sandbox:
@@ -231,6 +235,48 @@ class Sandbox:
                 if pattern.search(r.path) and (status is None or r.status == status)
             )
 
+    def request_economy(self) -> list[dict]:
+        """Compare the logged requests per endpoint with the fewest the API allows.
+
+        A cursor-paged listing (one path, query and body, ignoring ``start`` and
+        ``limit``) of ``n`` items needs ``ceil(n / largest page size)`` requests, and
+        at least one. Any other distinct request counts as needed once. ``repeated`` counts
+        answered requests identical to an earlier one (same path, query and body).
+        """
+        with self._lock:
+            logged = [r for r in self.requests if r.api_key_ok and r.status == 200]
+        endpoints: dict[str, dict] = {}
+        listings: dict[tuple, int] = {}
+        seen: set[tuple] = set()
+        for entry in logged:
+            endpoint = f"{entry.method} {self._endpoint_of(entry.method, entry.path)}"
+            figures = endpoints.setdefault(
+                endpoint, {"endpoint": endpoint, "requests": 0, "minimum": 0, "repeated": 0}
+            )
+            figures["requests"] += 1
+            exact = (entry.method, entry.path, tuple(sorted(entry.query.items())), entry.body)
+            if exact in seen:
+                figures["repeated"] += 1
+            seen.add(exact)
+            if entry.listing is None:
+                listings.setdefault((*exact, endpoint), 1)
+                continue
+            query = tuple(sorted((k, v) for k, v in entry.query.items() if k not in PAGE_KEYS))
+            size, largest = entry.listing
+            pages = 1 if not largest else max(1, -(-size // largest))
+            listings[(entry.method, entry.path, query, entry.body, endpoint)] = pages
+        for key, pages in listings.items():
+            endpoints[key[-1]]["minimum"] += pages
+        return sorted(endpoints.values(), key=lambda e: e["endpoint"])
+
+    def _endpoint_of(self, method: str, path: str) -> str:
+        """Return the route of ``path`` with its parameters as ``{name}``."""
+        for route_method, pattern, _ in self._routes:
+            if route_method == method and pattern.match(path):
+                route = pattern.pattern.removeprefix("^").removesuffix("$")
+                return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route)
+        return path
+
     def truth(self, stream: str, config: dict | None = None) -> list[dict]:
         """Return the records a correct tap emits for ``stream`` under ``config``."""
         return self.workspace.truth(stream, config or {})
@@ -278,6 +324,7 @@ class Sandbox:
         key_ok = auth == f"Bearer {self.api_key}"
         arrived = time.time()
         status = 500
+        listing = None
         try:
             if self.latency_ms:
                 time.sleep(self.latency_ms / 1000.0)
@@ -296,7 +343,7 @@ class Sandbox:
             if any(re.search(p, path) for p in self.forbidden_paths):
                 raise ApiError(403, "forbidden: this key's scope does not include this resource")
             body = json.loads(raw_body) if raw_body else None
-            status, payload = self._route(method, path, query, body)
+            status, payload, listing = self._route(method, path, query, body)
             if fault is not None and fault.mode in CURSOR_MODES:
                 payload = _break_cursor(fault, payload, query.get("start", ""))
                 fault = None
@@ -314,11 +361,15 @@ class Sandbox:
             body_out = {"errors": [{"detail": "invalid JSON body", "status": "400"}]}
             result = (400, {}, _encode(body_out), None)
         with self._lock:
-            self.requests.append(LoggedRequest(arrived, method, path, query, result[0], key_ok))
+            self.requests.append(
+                LoggedRequest(
+                    arrived, method, path, query, result[0], key_ok, raw_body.decode(), listing
+                )
+            )
         self._run_hooks(path)
         return result
 
-    def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any, Any]:
         path_known = False
         for route_method, pattern, handler in self._routes:
             match = pattern.match(path)
@@ -330,7 +381,8 @@ class Sandbox:
             params = {k: unquote(v) for k, v in match.groupdict().items()}
             request = Request(method, path, query, body, params)
             with self.workspace.lock:
-                return 200, handler(self.workspace, request)
+                payload = handler(self.workspace, request)
+            return 200, payload, request.listing
         if path_known:
             raise ApiError(405, "method not allowed")
         raise ApiError(404, "resource not found")
@@ -343,6 +395,8 @@ class Sandbox:
         if parts == ["requests"]:
             status = int(query["status"]) if query.get("status") else None
             return 200, {"count": self.request_count(query.get("path", ""), status)}
+        if parts == ["requests", "economy"]:
+            return 200, {"endpoints": self.request_economy()}
         if parts == ["faults"] and method == "POST":
             options = json.loads(raw_body or b"{}")
             self.add_fault(**options)
@@ -354,6 +408,9 @@ class Sandbox:
             config = json.loads(query.get("config", "{}"))
             return 200, {"records": self.truth(parts[1], config)}
         return 404, {"error": "unknown admin path"}
+
+
+PAGE_KEYS = frozenset({"start", "limit"})
 
 
 CURSOR_MODES = frozenset({"cursor_cycle", "next_repeat", "endless"})

@@ -92,6 +92,8 @@ class Workspace:
     data: dict[str, Any] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     next_id: int = 100000
+    #: Indexes that area modules build over large datasets (not part of the data).
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def generate(

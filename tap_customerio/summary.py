@@ -6,10 +6,10 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.messages import RecordMessage
 
 from tap_customerio.client import RunStats, StreamStats
+from tap_customerio.writer import RecordWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,8 +33,8 @@ class RecordTally:
     last: float = 0.0
 
 
-class RecordCountingWriter(SingerWriter):
-    """The SDK's stdout writer, counting RECORD messages per stream name as written.
+class RecordCountingWriter(RecordWriter):
+    """The tap's stdout writer, counting RECORD messages per stream name as written.
 
     The name is the one in the message, so with stream maps it is the alias, and a
     record that a map filters out is not counted.

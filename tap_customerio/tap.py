@@ -553,6 +553,11 @@ class TapCustomerIO(Tap):
             super().sync_all()
             outcome = "completed"
         finally:
+            # The writer holds RECORD lines in blocks; they are written also when the
+            # sync fails, as the SDK's writer would have.
+            flush = getattr(self.message_writer, "flush", None)
+            if flush is not None:
+                flush()
             self.log_sync_summary(time.monotonic() - started, outcome)
 
     def log_sync_summary(self, seconds: float, outcome: str) -> None:
