@@ -7,6 +7,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream
+from tap_customerio.streams.actions import ActionListStream
 from tap_customerio.streams.schemas import ACTION_PROPERTIES, ID_TYPE_LIST, TAGS
 
 if t.TYPE_CHECKING:
@@ -50,45 +51,25 @@ class BroadcastsStream(CustomerIOStream):
         return {"broadcast_id": record["id"]}
 
 
-class BroadcastActionsStream(CustomerIOStream):
+class BroadcastActionsStream(ActionListStream):
     """Broadcast actions: ``GET /v1/broadcasts/{broadcast_id}/actions``.
 
     One record per action and language variant. The API documents no paging here,
-    but a ``next`` cursor is followed if one appears, as on automation actions. Live,
-    action ids arrive as JSON strings while ``broadcasts.actions[].id`` is an integer,
-    so the tap emits integers. A broadcast's ``updated`` does not move when an
-    action changes, so actions are read for every broadcast and filtered on their
-    own ``updated``, with one bookmark per broadcast.
+    but a ``next`` cursor is followed if one appears, as on automation actions. See
+    ``ActionListStream`` for the id type and the per-broadcast filter.
     """
 
     name = "broadcast_actions"
     path = "/broadcasts/{broadcast_id}/actions"
-    envelope_key = "actions"
     parent_stream_type = BroadcastsStream
+    parent_key = "broadcast_id"
     primary_keys = ("broadcast_id", "id")
-    replication_key = "updated"
-    client_side_filter = True
-    paged = True
-    personal_data = "no (templates; `cc`/`bcc` may hold literal addresses)"
     request_cost = "1 per broadcast, more if its list pages"
 
     schema = th.PropertiesList(
         th.Property("broadcast_id", th.IntegerType, required=True),
         *ACTION_PROPERTIES,
     ).to_dict()
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Cast the action id to an integer, set the parent id and convert timestamps."""
-        row = super().post_process(row, context)
-        if row is not None:
-            row["id"] = int(row["id"])
-            if context:
-                row["broadcast_id"] = context["broadcast_id"]
-        return row
-
-    def get_child_context(self, record: dict, context: Context | None) -> dict:
-        """Pass the broadcast id and the action id to the child streams."""
-        return {"broadcast_id": record["broadcast_id"], "action_id": record["id"]}
 
 
 class BroadcastTriggersStream(CustomerIOStream):

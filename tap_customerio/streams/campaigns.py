@@ -7,6 +7,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream
+from tap_customerio.streams.actions import ActionListStream
 from tap_customerio.streams.schemas import ACTION_PROPERTIES, ID_TYPE_LIST, STRING_OR_JSON, TAGS
 
 if t.TYPE_CHECKING:
@@ -74,40 +75,21 @@ class CampaignsStream(CustomerIOStream):
         return {"campaign_id": record["id"]}
 
 
-class CampaignActionsStream(CustomerIOStream):
+class CampaignActionsStream(ActionListStream):
     """Automation actions: ``GET /v1/campaigns/{campaign_id}/actions``, cursor-paged.
 
-    Live, this list sends ``id`` as a JSON string ("18") while the campaign's
-    ``actions[].id`` and the deliveries' ``action_id`` are integers; the tap emits an
-    integer so the three join without a cast. The list has no documented ``limit``.
-    A change to an action does not move its campaign's ``updated``, so actions are
-    read for every campaign and filtered per campaign on their own ``updated``.
+    The list has no documented ``limit``; see ``ActionListStream`` for the id type
+    and the per-automation filter.
     """
 
     name = "campaign_actions"
     path = "/campaigns/{campaign_id}/actions"
-    envelope_key = "actions"
     parent_stream_type = CampaignsStream
+    parent_key = "campaign_id"
     primary_keys = ("campaign_id", "id")
-    replication_key = "updated"
-    client_side_filter = True
-    paged = True
-    personal_data = "no (templates; `cc`/`bcc` may hold literal addresses)"
     request_cost = "1 per automation, more if its list pages"
 
     schema = th.PropertiesList(
         th.Property("campaign_id", th.IntegerType, required=True),
         *ACTION_PROPERTIES,
     ).to_dict()
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Cast the action id to an integer and convert timestamps."""
-        row = super().post_process(row, context)
-        if row is not None:
-            row["id"] = int(row["id"])
-            row["campaign_id"] = context["campaign_id"] if context else row.get("campaign_id")
-        return row
-
-    def get_child_context(self, record: dict, context: Context | None) -> dict:
-        """Pass the campaign id and the action id to the child streams."""
-        return {"campaign_id": record["campaign_id"], "action_id": record["id"]}
