@@ -81,6 +81,8 @@ class Workspace:
     data: dict[str, Any] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     next_id: int = 100000
+    #: Root URL of the simulator's file downloads, set when the server starts.
+    file_url: str = ""
 
     @classmethod
     def generate(

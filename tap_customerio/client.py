@@ -20,11 +20,12 @@ import backoff
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.streams import RESTStream
 
 from tap_customerio import __version__
 from tap_customerio.conform import epoch_to_iso, fit_record
+from tap_customerio.prefetch import prefetch_children
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -91,20 +92,30 @@ class RateLimiter:
         self.margin = margin
         self._lock = threading.Lock()
         self._next_slot = 0.0
-        self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
+        self._recent: deque[list[float]] = deque(maxlen=max(1, math.floor(rate)))
 
     def acquire(self) -> float:
-        """Block until the next request slot; return the seconds spent waiting."""
+        """Block until the next request slot; return the seconds spent waiting.
+
+        A thread that wakes after its slot (a busy machine, many worker threads)
+        records the later time, so the request ``rate`` places after it is counted
+        from when it was really sent.
+        """
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_slot)
             if len(self._recent) == self._recent.maxlen:
-                slot = max(slot, self._recent[0] + 1.0 + self.margin)
-            self._recent.append(slot)
+                slot = max(slot, self._recent[0][0] + 1.0 + self.margin)
+            sent = [slot]
+            self._recent.append(sent)
             self._next_slot = slot + self.interval
         wait = slot - now
         if wait > 0:
             time.sleep(wait)
+        woke = time.monotonic()
+        if woke > slot:
+            with self._lock:
+                sent[0] = woke
         return wait
 
     def pause(self, seconds: float) -> None:
@@ -344,7 +355,7 @@ class CustomerIOStream(RESTStream):
             stats.add(self.name, "requests")
             return func(prepared_request, context)
 
-        return backoff.on_exception(
+        retrying = backoff.on_exception(
             self._retry_wait,
             (
                 ConnectionResetError,
@@ -363,6 +374,34 @@ class CustomerIOStream(RESTStream):
             # backoff's own log lines repeat ours and print raw exception text.
             logger=None,
         )(paced)
+        # A response sent ahead by the parent (prefetch.py) is taken from the cache.
+        return self._tap.prefetcher.serving(self.name, retrying)
+
+    @cached_property
+    def direct_send(self) -> t.Callable:
+        """Return the decorated request without the cache, for the worker threads."""
+        return self.request_decorator(self._request).direct
+
+    def prefetch_requests(self, context: Context) -> list[requests.PreparedRequest]:
+        """Return the requests that a sync of ``context`` starts with, to send ahead.
+
+        The default is the first page, built as ``request_records`` builds it. A
+        stream whose first request depends on more than the context overrides this,
+        or returns no request.
+        """
+        paginator = self.get_new_paginator() or SinglePagePaginator()
+        return [self._prepare_request(context=context, page=paginator)]
+
+    @cached_property
+    def requests_session(self) -> requests.Session:
+        """Return the stream's session, with one pooled connection per worker thread."""
+        session = self._requests_session or requests.Session()
+        size = self._tap.prefetcher.size + 2
+        adapter = requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._requests_session = session
+        return session
 
     def _retry_wait(self) -> t.Generator[float, t.Any, None]:
         """Yield waits: the server's Retry-After, else exponential with jitter.
@@ -544,7 +583,7 @@ class CustomerIOStream(RESTStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """Yield records, skipping a child whose parent was deleted mid-run."""
         try:
-            yield from super().get_records(context)
+            yield from prefetch_children(self, super().get_records(context), context)
         except ParentGoneError as exc:
             self._tap.run_stats.add(self.name, "skipped_parents")
             self.logger.warning(

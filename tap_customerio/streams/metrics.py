@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
+from singer_sdk.helpers._state import get_state_if_exists
 
 from tap_customerio.client import CustomerIOStream, response_body
 from tap_customerio.streams.broadcasts import BroadcastActionsStream, BroadcastsStream
@@ -207,6 +208,7 @@ class MetricsStream(CustomerIOStream):
         super().__init__(*args, **kwargs)
         self._window: MetricsWindow | None = None
         self._clamp_logged = False
+        self._peeking = False
 
     @property
     def window(self) -> MetricsWindow:
@@ -241,7 +243,10 @@ class MetricsStream(CustomerIOStream):
         start_date = _config_datetime(self.config.get("start_date"))
         end_date = _config_datetime(self.config.get("end_date"))
 
-        starting = self.get_starting_timestamp(context)
+        if self._peeking:
+            starting = self._peek_starting_timestamp(context)
+        else:
+            starting = self.get_starting_timestamp(context)
         if starting is None:
             start = run_started - timedelta(days=DEFAULT_HISTORY_DAYS)
         else:
@@ -274,6 +279,39 @@ class MetricsStream(CustomerIOStream):
             )
             return
         yield from super().get_records(context)
+
+    def _peek_starting_timestamp(self, context: Context | None) -> datetime | None:
+        """Return what ``get_starting_timestamp`` will return once this context syncs.
+
+        The SDK writes the starting value into STATE when the sync of a context
+        begins; this reads the same inputs (bookmark, ``start_date``) without writing.
+        """
+        partition = get_state_if_exists(
+            self.tap_state, self.name, self.state_manager.get_state_partition_context(context)
+        )
+        partition = partition if isinstance(partition, dict) else {}
+        value = partition.get("replication_key_value")
+        if not value or partition.get("replication_key") != self.replication_key:
+            value = None
+        start_date = self.config.get("start_date")
+        if start_date:
+            value = self.compare_start_date(value, start_date) if value else start_date
+        return _config_datetime(value)
+
+    def prefetch_requests(self, context: Context) -> list[requests.PreparedRequest]:
+        """Return the one request of a context, or none if its window is empty."""
+        self._peeking = True
+        try:
+            window = self.metrics_window(context)
+        finally:
+            self._peeking = False
+        if window is None:
+            return []
+        saved, self._window = self._window, window
+        try:
+            return super().prefetch_requests(context)
+        finally:
+            self._window = saved
 
     # Requests and responses ---------------------------------------------------
 
