@@ -48,6 +48,11 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 #: this much between our send time and the server's receive time then cannot make
 #: the server count more than ``max_requests_per_second`` requests in one window.
 RATE_WINDOW_MARGIN_SECONDS = 0.05
+#: Each 429 widens the margin by this much, up to the maximum, because jitter larger
+#: than the margin (a busy network or machine) is the likeliest cause of a 429 when
+#: the tap alone uses the budget.
+RATE_WINDOW_MARGIN_STEP_SECONDS = 0.025
+MAX_RATE_WINDOW_MARGIN_SECONDS = 0.25
 
 
 class ParentGoneError(Exception):
@@ -117,6 +122,13 @@ class RateLimiter:
             with self._lock:
                 sent[0] = woke
         return wait
+
+    def widen(self) -> None:
+        """Add a step to the margin after a 429, up to the maximum."""
+        with self._lock:
+            self.margin = min(
+                self.margin + RATE_WINDOW_MARGIN_STEP_SECONDS, MAX_RATE_WINDOW_MARGIN_SECONDS
+            )
 
     def pause(self, seconds: float) -> None:
         """Hold every stream back for ``seconds`` after the server returned 429."""
@@ -430,6 +442,7 @@ class CustomerIOStream(RESTStream):
         self._tap.run_stats.add(self.name, "retries")
         if response is not None and response.status_code == 429:
             self._tap.run_stats.add(self.name, "rate_limited")
+            self._tap.rate_limiter.widen()
             if _retry_after_seconds(response) is not None:
                 # backoff has already capped the wait at the remaining retry budget.
                 self._tap.rate_limiter.pause(details["wait"])

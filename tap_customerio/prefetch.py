@@ -20,6 +20,7 @@ validation), so the workspace budget is kept whatever the number of workers.
 from __future__ import annotations
 
 import copy
+import functools
 import queue
 import threading
 import typing as t
@@ -248,14 +249,46 @@ def _send_children_ahead(
     except Exception:  # the SDK raises it again when it gets there
         return []
     prefetcher: Prefetcher = stream._tap.prefetcher
-    keys = []
-    for child_context in child_contexts:
-        for child in children:
+    keys: list[RequestKey] = []
+    for child in children:
+        send = child.direct_send
+        grandchildren = [g for g in child.child_streams if g.selected or g.has_selected_descendents]
+        if grandchildren:
+            # The worker that receives the child's first page sends the first requests
+            # of the grandchildren for its records too, so that they are ready when
+            # the SDK reaches them. Their keys join this record's keys, so they are
+            # dropped with them.
+            send = functools.partial(_send_and_look_ahead, child, grandchildren, keys, send)
+        for child_context in child_contexts:
             for prepared in child.prefetch_requests(dict(child_context)):
                 key = request_key(child.name, prepared)
-                if prefetcher.send_ahead(key, child.direct_send, prepared, child_context):
+                if prefetcher.send_ahead(key, send, prepared, child_context):
                     keys.append(key)
     return keys
+
+
+def _send_and_look_ahead(
+    child: t.Any,
+    grandchildren: list,
+    owner_keys: list[RequestKey],
+    send: Callable,
+    prepared: requests.PreparedRequest,
+    context: t.Any,
+) -> requests.Response:
+    """Send a child's request, then send ahead for the records of its response."""
+    response = send(prepared, context)
+    try:
+        records = list(child.parse_response(response))
+    except Exception:  # the SDK parses the response again and raises it there
+        return response
+    budget = child._tap.prefetcher.lookahead
+    for raw in records:
+        if budget <= 0:
+            break
+        keys = _send_children_ahead(child, grandchildren, raw, context)
+        owner_keys.extend(keys)
+        budget -= max(1, len(keys))
+    return response
 
 
 def ordered_map(prefetcher: Prefetcher, items: Iterable[T], call: Callable[[T], R]) -> Iterator[R]:

@@ -10,7 +10,12 @@ import pytest
 from sandbox import Sandbox
 from sandbox.areas.deletions import delete_after_listing
 from sandbox.workspace import DAY, iso
-from tap_customerio.client import iso_to_epoch
+from tap_customerio.client import (
+    MAX_RATE_WINDOW_MARGIN_SECONDS,
+    RATE_WINDOW_MARGIN_SECONDS,
+    RateLimiter,
+    iso_to_epoch,
+)
 from tap_customerio.prefetch import ChainDone, Prefetcher, ordered_map, run_chains
 from tap_customerio.tap import check_settings
 from tests.helpers import base_config, by_key, run_tap
@@ -242,3 +247,15 @@ def test_run_chains_error_finishes_earlier():
 def test_concurrency_setting_checked(value):
     errors = check_settings({"api_key": "k", "max_concurrent_requests": value})
     assert any(e.startswith("max_concurrent_requests") for e in errors)
+
+
+def test_limiter_margin_widens_on_429():
+    limiter = RateLimiter(10)
+    widened = []
+    for _ in range(20):
+        limiter.widen()
+        widened.append(limiter.margin)
+
+    assert widened[0] == pytest.approx(RATE_WINDOW_MARGIN_SECONDS + 0.025)
+    assert widened == sorted(widened)
+    assert widened[-1] == pytest.approx(MAX_RATE_WINDOW_MARGIN_SECONDS)

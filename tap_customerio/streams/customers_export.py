@@ -12,7 +12,7 @@ row holding ``cio_id``, ``id``, ``email`` and one column per attribute, gzipped 
 not. Any other format (JSON, a header without ``cio_id``, bytes that are not
 UTF-8) stops the run with a one-line error rather than emitting wrong records.
 The file carries no devices, ``unsubscribed`` or ``timestamps``, and an empty cell
-cannot be told apart from a missing attribute, so empty cells are left out.
+cannot be distinguished from a missing attribute, so empty cells are left out.
 """
 
 from __future__ import annotations

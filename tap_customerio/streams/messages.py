@@ -32,8 +32,11 @@ class MessagesStream(CustomerIOStream):
 
     The order of deliveries within a window is undocumented, so the bookmark is the
     end of the last finished window, written to STATE after each window. A run that
-    fails resumes from that window. Delivery metrics keep changing after creation
-    (opens and clicks for months), which is what the lookback re-reads.
+    fails resumes from that window. Several windows are read at once (up to
+    ``max_concurrent_requests``), so the bookmark moves to the end of the finished
+    prefix of windows, and a resumed run reads the windows that were in flight again.
+    Delivery metrics keep changing after creation (opens and clicks for months),
+    which is what the lookback re-reads.
     """
 
     name = "messages"
@@ -100,7 +103,7 @@ class MessagesStream(CustomerIOStream):
 
         Records are emitted as their pages arrive. The bookmark moves only to the end
         of the last window of the finished prefix, so a run that stops resumes at the
-        first unfinished window; the windows that were in flight are read again.
+        first unfinished window. The windows that were in flight are then read again.
         """
         prefetcher = self._tap.prefetcher
         send = self.direct_send

@@ -22,6 +22,7 @@ upsert the newer counts.
 
 from __future__ import annotations
 
+import threading
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -208,11 +209,16 @@ class MetricsStream(CustomerIOStream):
         super().__init__(*args, **kwargs)
         self._window: MetricsWindow | None = None
         self._clamp_logged = False
-        self._peeking = False
+        # Worker threads build requests for other parents (prefetch.py) while the
+        # main thread reads one, so the window they build with is kept per thread.
+        self._peek = threading.local()
 
     @property
     def window(self) -> MetricsWindow:
-        """Return the window of the parent being read, set by ``get_records``."""
+        """Return the window of the parent being read (set by ``get_records``) or sent ahead."""
+        peeked = getattr(self._peek, "window", None)
+        if peeked is not None:
+            return peeked
         if self._window is None:
             msg = f"Stream '{self.name}': no metrics window; requests start in get_records."
             raise RuntimeError(msg)
@@ -243,7 +249,7 @@ class MetricsStream(CustomerIOStream):
         start_date = _config_datetime(self.config.get("start_date"))
         end_date = _config_datetime(self.config.get("end_date"))
 
-        if self._peeking:
+        if getattr(self._peek, "active", False):
             starting = self._peek_starting_timestamp(context)
         else:
             starting = self.get_starting_timestamp(context)
@@ -300,18 +306,18 @@ class MetricsStream(CustomerIOStream):
 
     def prefetch_requests(self, context: Context) -> list[requests.PreparedRequest]:
         """Return the one request of a context, or none if its window is empty."""
-        self._peeking = True
+        self._peek.active = True
         try:
             window = self.metrics_window(context)
         finally:
-            self._peeking = False
+            self._peek.active = False
         if window is None:
             return []
-        saved, self._window = self._window, window
+        self._peek.window = window
         try:
             return super().prefetch_requests(context)
         finally:
-            self._window = saved
+            self._peek.window = None
 
     # Requests and responses ---------------------------------------------------
 
