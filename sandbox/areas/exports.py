@@ -5,9 +5,9 @@ status check and ``done`` on the next. Its download link points at
 ``/_files/<token>`` on the simulator's own server, which serves without the API key,
 as a signed storage URL does. The file is a gzipped UTF-8 CSV with a header row:
 ``cio_id``, ``id``, ``email``, then one column per attribute (sorted), empty where a
-person lacks the attribute. NOTE: this format is inferred, not documented;
-``ws.data["export_format"]`` set to ``"jsonl"`` serves JSON lines instead, to test
-that the tap rejects a format it does not read. People export jobs are kept apart
+person lacks the attribute. NOTE: this format is inferred, not documented. Setting
+``ws.data["export_format"]`` to ``"jsonl"`` serves JSON lines instead, so tests can
+check that the tap rejects a format it does not read. People export jobs are kept apart
 from the generated job list, so the ``exports`` stream's records stay fixed.
 """
 
