@@ -168,6 +168,7 @@ class Sandbox:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
+        self.workspace.file_url = f"http://127.0.0.1:{self.port}/_files"
         # A short poll interval keeps ``stop`` (and so each test's teardown) fast.
         server = self._server
         self._thread = threading.Thread(
@@ -475,6 +476,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_sandbox/"):
             status, payload = self.sandbox.admin(self.command, self.path, raw_body)
             self._send(status, {}, _encode(payload))
+            return
+        if self.path.startswith("/_files/"):
+            # Export downloads: a signed link needs no API key and is not rate limited.
+            token = urlsplit(self.path).path.removeprefix("/_files/")
+            data = self.sandbox.workspace.data.get("export_files", {}).get(token)
+            if data is None:
+                self._send(404, {"Content-Type": "text/plain"}, b"no such file")
+            else:
+                self._send(200, {"Content-Type": "application/gzip"}, data)
             return
         status, headers, data, mode = self.sandbox.handle(
             self.command, self.path, self.headers, raw_body

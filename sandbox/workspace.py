@@ -94,6 +94,8 @@ class Workspace:
     next_id: int = 100000
     #: Indexes that area modules build over large datasets (not part of the data).
     cache: dict[str, Any] = field(default_factory=dict)
+    #: Root URL of the simulator's file downloads, set when the server starts.
+    file_url: str = ""
 
     @classmethod
     def generate(

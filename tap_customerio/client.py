@@ -25,7 +25,7 @@ from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
@@ -35,6 +35,7 @@ from tap_customerio.conform import (
     epoch_to_iso,
     sdk_conformance_redundant,
 )
+from tap_customerio.prefetch import prefetch_children
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -74,6 +75,11 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 #: this much between our send time and the server's receive time then cannot make
 #: the server count more than ``max_requests_per_second`` requests in one window.
 RATE_WINDOW_MARGIN_SECONDS = 0.05
+#: Each 429 widens the margin by this much, up to the maximum, because jitter larger
+#: than the margin (a busy network or machine) is the likeliest cause of a 429 when
+#: the tap alone uses the budget.
+RATE_WINDOW_MARGIN_STEP_SECONDS = 0.025
+MAX_RATE_WINDOW_MARGIN_SECONDS = 0.25
 
 
 class ParentGoneError(Exception):
@@ -118,21 +124,38 @@ class RateLimiter:
         self.margin = margin
         self._lock = threading.Lock()
         self._next_slot = 0.0
-        self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
+        self._recent: deque[list[float]] = deque(maxlen=max(1, math.floor(rate)))
 
     def acquire(self) -> float:
-        """Block until the next request slot; return the seconds spent waiting."""
+        """Block until the next request slot; return the seconds spent waiting.
+
+        A thread that wakes after its slot (a busy machine, many worker threads)
+        records the later time, so the request ``rate`` places after it is counted
+        from when it was really sent.
+        """
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_slot)
             if len(self._recent) == self._recent.maxlen:
-                slot = max(slot, self._recent[0] + 1.0 + self.margin)
-            self._recent.append(slot)
+                slot = max(slot, self._recent[0][0] + 1.0 + self.margin)
+            sent = [slot]
+            self._recent.append(sent)
             self._next_slot = slot + self.interval
         wait = slot - now
         if wait > 0:
             time.sleep(wait)
+        woke = time.monotonic()
+        if woke > slot:
+            with self._lock:
+                sent[0] = woke
         return wait
+
+    def widen(self) -> None:
+        """Add a step to the margin after a 429, up to the maximum."""
+        with self._lock:
+            self.margin = min(
+                self.margin + RATE_WINDOW_MARGIN_STEP_SECONDS, MAX_RATE_WINDOW_MARGIN_SECONDS
+            )
 
     def pause(self, seconds: float) -> None:
         """Hold every stream back for ``seconds`` after the server returned 429."""
@@ -376,7 +399,7 @@ class CustomerIOStream(RESTStream):
             stats.add(self.name, "requests")
             return func(prepared_request, context)
 
-        return backoff.on_exception(
+        retrying = backoff.on_exception(
             self._retry_wait,
             (
                 ConnectionResetError,
@@ -395,6 +418,34 @@ class CustomerIOStream(RESTStream):
             # backoff's own log lines repeat ours and print raw exception text.
             logger=None,
         )(paced)
+        # A response sent ahead by the parent (prefetch.py) is taken from the cache.
+        return self._tap.prefetcher.serving(self.name, retrying)
+
+    @cached_property
+    def direct_send(self) -> t.Callable:
+        """Return the decorated request without the cache, for the worker threads."""
+        return self.request_decorator(self._request).direct
+
+    def prefetch_requests(self, context: Context) -> list[requests.PreparedRequest]:
+        """Return the requests that a sync of ``context`` starts with, to send ahead.
+
+        The default is the first page, built as ``request_records`` builds it. A
+        stream whose first request depends on more than the context overrides this,
+        or returns no request.
+        """
+        paginator = self.get_new_paginator() or SinglePagePaginator()
+        return [self._prepare_request(context=context, page=paginator)]
+
+    @cached_property
+    def requests_session(self) -> requests.Session:
+        """Return the stream's session, with one pooled connection per worker thread."""
+        session = self._requests_session or requests.Session()
+        size = self._tap.prefetcher.size + 2
+        adapter = requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._requests_session = session
+        return session
 
     def _retry_wait(self) -> t.Generator[float, t.Any, None]:
         """Yield waits: the server's Retry-After, else exponential with jitter.
@@ -423,6 +474,7 @@ class CustomerIOStream(RESTStream):
         self._tap.run_stats.add(self.name, "retries")
         if response is not None and response.status_code == 429:
             self._tap.run_stats.add(self.name, "rate_limited")
+            self._tap.rate_limiter.widen()
             if _retry_after_seconds(response) is not None:
                 # backoff has already capped the wait at the remaining retry budget.
                 self._tap.rate_limiter.pause(details["wait"])
@@ -576,7 +628,7 @@ class CustomerIOStream(RESTStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """Yield records, skipping a child whose parent was deleted mid-run."""
         try:
-            yield from super().get_records(context)
+            yield from prefetch_children(self, super().get_records(context), context)
         except ParentGoneError as exc:
             self._tap.run_stats.add(self.name, "skipped_parents")
             self.logger.warning(

@@ -151,7 +151,8 @@ def test_stock_and_fast_records_equal(sandbox):
 
     assert fast.keys() == slow.keys() == {"messages", "customers", "campaigns"}
     for name in fast:
-        assert fast[name] == slow[name], name
+        # Deliveries windows are read concurrently, so their order varies between runs.
+        assert sorted(fast[name], key=repr) == sorted(slow[name], key=repr), name
 
 
 def test_deselected_fields_removed(sandbox):

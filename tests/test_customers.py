@@ -7,6 +7,7 @@ import math
 import pytest
 
 from sandbox import Sandbox
+from tap_customerio.prefetch import Prefetcher
 from tests.helpers import base_config, by_key, run_tap
 
 SEARCH = r"^/v1/customers$"
@@ -44,9 +45,12 @@ def test_customers_hard_cases_intact(sandbox):
 
 
 @pytest.mark.parametrize("people", [250, 2150])
-def test_customers_request_counts(people):
-    with Sandbox(seed=3, rate_limit=None, scale={"people": people, "deliveries": 10}) as server:
-        output = run_tap(base_config(server), ["customers"])
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_customers_request_counts(people, concurrency):
+    scale = {"people": people, "deliveries": 10}
+    with Sandbox(seed=3, rate_limit=None, scale=scale) as server:
+        config = base_config(server, max_concurrent_requests=concurrency)
+        output = run_tap(config, ["customers"])
         searches = server.request_count(SEARCH)
         reads = server.request_count(ATTRIBUTES)
         order = ["search" if r.path == "/v1/customers" else "read" for r in server.requests]
@@ -56,6 +60,13 @@ def test_customers_request_counts(people):
     assert searches == math.ceil(people / 1000)
     assert reads == math.ceil(people / 100)
     assert search_limits == {"1000"}
-    # Each search page is read out (at most 10 attribute reads) before the next page.
     positions = [i for i, kind in enumerate(order) if kind == "search"]
-    assert positions == [i * 11 for i in range(searches)]
+    if concurrency == 1:
+        # Each search page is read out (at most 10 attribute reads) before the next page.
+        assert positions == [i * 11 for i in range(searches)]
+    else:
+        # The next page is searched at most the lookahead's batches early.
+        lookahead = Prefetcher(concurrency).lookahead
+        for page, position in enumerate(positions):
+            reads_before = position - page
+            assert reads_before >= page * 10 - lookahead

@@ -102,7 +102,8 @@ def test_summary_counts_skipped_parents(fresh_sandbox):
 
 def test_summary_after_failure(fresh_sandbox):
     fresh_sandbox.add_fault("500", path="/membership")
-    config = base_config(fresh_sandbox, max_retries=1)
+    # One request at a time, so only the first segment's membership list is requested.
+    config = base_config(fresh_sandbox, max_retries=1, max_concurrent_requests=1)
 
     output = run_tap(config, ["segments", "segment_memberships"], allow_error=True)
 

@@ -147,6 +147,8 @@ ROUTES = [
 
 
 def truth_customers(ws: Workspace, config: dict) -> list[dict]:
+    if config.get("customers_method") == "export":
+        return [_exported(person) for person in ws.data["people"]]
     out = []
     for person in ws.data["people"]:
         record = served_profile(person)
@@ -157,6 +159,13 @@ def truth_customers(ws: Workspace, config: dict) -> list[dict]:
         ]
         out.append(record)
     return out
+
+
+def _exported(person: dict) -> dict:
+    """Return the record of one export file row: identifiers and non-empty attributes."""
+    attributes = {name: value for name, value in person["attributes"].items() if value != ""}
+    identifiers = {name: person["attributes"].get(name) or None for name in ID_TYPES}
+    return {"cio_id": identifiers["cio_id"], "identifiers": identifiers, "attributes": attributes}
 
 
 TRUTH = {"customers": truth_customers}

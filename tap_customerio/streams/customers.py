@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 import typing as t
 
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream, epoch_to_iso, response_body
+from tap_customerio.prefetch import ordered_map
+from tap_customerio.streams.customers_export import read_export
 
 if t.TYPE_CHECKING:
     import requests
@@ -17,6 +21,8 @@ ATTRIBUTES_KEY = "customers"
 ATTRIBUTES_PATH = "/customers/attributes"
 #: Documented maximum number of ids per attribute read.
 ATTRIBUTES_BATCH_SIZE = 100
+#: Values of the ``customers_method`` setting.
+CUSTOMERS_METHODS = ("api", "export")
 #: Matches every person: each one has a cio_id.
 EVERYONE = {"filter": {"and": [{"attribute": {"field": "cio_id", "operator": "exists"}}]}}
 
@@ -26,9 +32,10 @@ class CustomersStream(CustomerIOStream):
 
     ``POST /v1/customers`` (the people search, cursor-paged, 1000 per page as
     Airbyte sends) lists every person's identifiers. The stream reads their profiles
-    in batches of 100 with ``POST /v1/customers/attributes?id_type=cio_id``, between
-    search pages, so it keeps at most one search page in memory. A run costs ceil(N/1000)
-    searches plus ceil(N/100) attribute reads for N people.
+    in batches of 100 with ``POST /v1/customers/attributes?id_type=cio_id``, several
+    batches at once (``max_concurrent_requests``), emitting people in search order and
+    holding a bounded number of batches in memory. A run costs ceil(N/1000) searches
+    plus ceil(N/100) attribute reads for N people.
 
     Attribute reads differ from the spec in three ways that Airbyte observed live:
     items are not wrapped in ``customer``, unknown ids are left out without an
@@ -74,21 +81,46 @@ class CustomersStream(CustomerIOStream):
         th.Property("timestamps", th.ObjectType()),
     ).to_dict()
 
-    _reading_attributes = False
-    _batches_read = 0
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Attribute reads run on worker threads while the search runs on the main
+        # one, so the kind of request in flight is kept per thread.
+        self._in_flight = threading.local()
 
     @property
     def envelope_key(self) -> str:  # type: ignore[override]
-        """Return the response key of the request in flight: search or attribute read."""
-        return ATTRIBUTES_KEY if self._reading_attributes else SEARCH_KEY
+        """Return the response key of this thread's request: search, attributes or export."""
+        return getattr(self._in_flight, "key", SEARCH_KEY)
 
     def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> dict:
         """Return the search filter that matches every person."""
         return EVERYONE
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Search people page by page and read their profiles 100 at a time."""
+        """Search people page by page and read their profiles 100 at a time.
+
+        Attribute reads run on the request pool, up to its lookahead ahead of the
+        consumer, and their people are yielded in search order.
+        """
+        if self.config.get("customers_method") == "export":
+            yield from read_export(self, self.request_decorator(self._request), EVERYONE["filter"])
+            return
         read = self.request_decorator(self._request)
+        batches = self._id_batches(context)
+        people_batches = ordered_map(
+            self._tap.prefetcher, batches, functools.partial(self._read_attributes, read, context)
+        )
+        for batches_read, people in enumerate(people_batches, start=1):
+            yield from people
+            self._tap.progress.report(
+                self.name,
+                "%d attribute batches read, %d people so far.",
+                batches_read,
+                self._tap.records_written(self.name),
+            )
+
+    def _id_batches(self, context: Context | None) -> t.Iterator[list[str]]:
+        """Yield the searched cio_ids in batches of 100, without the ``cio_`` prefix."""
         batch: list[str] = []
         for identifier in self.request_records(context):
             cio_id = identifier.get("cio_id")
@@ -96,14 +128,14 @@ class CustomersStream(CustomerIOStream):
                 continue
             batch.append(str(cio_id).removeprefix("cio_"))
             if len(batch) == ATTRIBUTES_BATCH_SIZE:
-                yield from self._read_attributes(read, batch, context)
+                yield batch
                 batch = []
         if batch:
-            yield from self._read_attributes(read, batch, context)
+            yield batch
 
     def _read_attributes(
-        self, read: t.Callable, cio_ids: list[str], context: Context | None
-    ) -> t.Iterable[dict]:
+        self, read: t.Callable, context: Context | None, cio_ids: list[str]
+    ) -> list[dict]:
         prepared = self.build_prepared_request(
             method="POST",
             url=f"{self.url_base}{ATTRIBUTES_PATH}",
@@ -111,22 +143,28 @@ class CustomersStream(CustomerIOStream):
             headers=self.http_headers,
             json={"ids": cio_ids},
         )
-        self._reading_attributes = True
+        self._in_flight.key = ATTRIBUTES_KEY
         try:
             response: requests.Response = read(prepared, context)
         finally:
-            self._reading_attributes = False
+            self._in_flight.key = SEARCH_KEY
+        people = []
         for item in response_body(response).get(ATTRIBUTES_KEY) or []:
             # The spec wraps each item in "customer"; live items are bare.
             wrapped = isinstance(item, dict) and set(item) == {"customer"}
-            yield item["customer"] if wrapped else item
-        self._batches_read += 1
-        self._tap.progress.report(
-            self.name,
-            "%d attribute batches read, %d people so far.",
-            self._batches_read,
-            self._tap.records_written(self.name),
+            people.append(item["customer"] if wrapped else item)
+        return people
+
+    def call_api(self, send: t.Callable, method: str, path: str, key: str, **kwargs: t.Any) -> dict:
+        """Send one App API request whose response has ``key`` and return the body."""
+        prepared = self.build_prepared_request(
+            method=method, url=f"{self.url_base}{path}", headers=self.http_headers, **kwargs
         )
+        self._in_flight.key = key
+        try:
+            return response_body(send(prepared, None))
+        finally:
+            self._in_flight.key = SEARCH_KEY
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Lift ``cio_id`` to the top and convert device ``last_used`` to ISO 8601."""

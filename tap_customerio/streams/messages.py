@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from datetime import timedelta
 
 from singer_sdk import typing as th
 
 from tap_customerio.client import CustomerIOStream, epoch_to_iso, iso_to_epoch
+from tap_customerio.prefetch import ChainDone, run_chains
 from tap_customerio.streams.schemas import CUSTOMER_IDENTIFIERS
 
 if t.TYPE_CHECKING:
@@ -30,8 +32,11 @@ class MessagesStream(CustomerIOStream):
 
     The order of deliveries within a window is undocumented, so the bookmark is the
     end of the last finished window, written to STATE after each window. A run that
-    fails resumes from that window. Delivery metrics keep changing after creation
-    (opens and clicks for months), which is what the lookback re-reads.
+    fails resumes from that window. Several windows are read at once (up to
+    ``max_concurrent_requests``), so the bookmark moves to the end of the finished
+    prefix of windows, and a resumed run reads the windows that were in flight again.
+    Delivery metrics keep changing after creation (opens and clicks for months),
+    which is what the lookback re-reads.
     """
 
     name = "messages"
@@ -84,21 +89,75 @@ class MessagesStream(CustomerIOStream):
         return params
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Yield each window's deliveries, then move the bookmark to the window's end."""
+        """Yield each window's deliveries and move the bookmark past finished windows."""
         windows = self.windows()
+        prefetcher = self._tap.prefetcher
+        if prefetcher.enabled and len(windows) > 1:
+            yield from self._concurrent_windows(windows, context)
+            return
         for number, window in enumerate(windows, start=1):
             self._window = window
             yield from super().get_records(context)
             self._finish_window(window[1])
-            self._tap.progress.report(
-                self.name,
-                "%d of %d windows done (deliveries created up to %s), %d records so far.",
-                number,
-                len(windows),
-                epoch_to_iso(window[1]),
-                self._tap.records_written(self.name),
-            )
+            self._report_window(number, windows)
         self._window = None
+
+    def _report_window(self, done: int, windows: list[tuple[int, int]]) -> None:
+        """Log progress after the first ``done`` windows have finished."""
+        self._tap.progress.report(
+            self.name,
+            "%d of %d windows done (deliveries created up to %s), %d records so far.",
+            done,
+            len(windows),
+            epoch_to_iso(windows[done - 1][1]),
+            self._tap.records_written(self.name),
+        )
+
+    def _concurrent_windows(
+        self, windows: list[tuple[int, int]], context: Context | None
+    ) -> t.Iterable[dict]:
+        """Read several windows at once, each a cursor chain on its own worker.
+
+        Records are emitted as their pages arrive. The bookmark moves only to the end
+        of the last window of the finished prefix, so a run that stops resumes at the
+        first unfinished window. The windows that were in flight are then read again.
+        """
+        prefetcher = self._tap.prefetcher
+        send = self.direct_send
+        chains = [
+            functools.partial(self._window_pages, window, context, send) for window in windows
+        ]
+        finished = [False] * len(windows)
+        prefix = 0
+        for event in run_chains(prefetcher, chains, prefetcher.size):
+            if isinstance(event, ChainDone):
+                finished[event.index] = True
+                while prefix < len(windows) and finished[prefix]:
+                    self._finish_window(windows[prefix][1])
+                    prefix += 1
+                    self._report_window(prefix, windows)
+                continue
+            yield from event[1]
+
+    def _window_pages(
+        self, window: tuple[int, int], context: Context | None, send: t.Callable
+    ) -> t.Iterator[list[dict]]:
+        """Yield the record lists of one window's pages, following its cursor."""
+        paginator = self.get_new_paginator()
+        url = self.get_url(context)
+        while not paginator.finished:
+            params = self.get_url_params(context, paginator.current_value)
+            params["start_ts"], params["end_ts"] = window
+            prepared = self.build_prepared_request(
+                method="GET", url=url, params=params, headers=self.http_headers
+            )
+            response = send(prepared, context)
+            records = list(self.parse_response(response))
+            if records:
+                yield records
+            elif not paginator.continue_if_empty(response):
+                return
+            paginator.advance(response)
 
     def windows(self) -> list[tuple[int, int]]:
         """Return the inclusive ``(start_ts, end_ts)`` windows of this run, oldest first."""

@@ -22,12 +22,14 @@ upsert the newer counts.
 
 from __future__ import annotations
 
+import threading
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
+from singer_sdk.helpers._state import get_state_if_exists
 
 from tap_customerio.client import CustomerIOStream, response_body
 from tap_customerio.streams.broadcasts import BroadcastActionsStream, BroadcastsStream
@@ -209,10 +211,16 @@ class MetricsStream(CustomerIOStream):
         super().__init__(*args, **kwargs)
         self._window: MetricsWindow | None = None
         self._clamp_logged = False
+        # Worker threads build requests for other parents (prefetch.py) while the
+        # main thread reads one, so the window they build with is kept per thread.
+        self._peek = threading.local()
 
     @property
     def window(self) -> MetricsWindow:
-        """Return the window of the parent being read, set by ``get_records``."""
+        """Return the window of the parent being read (set by ``get_records``) or sent ahead."""
+        peeked = getattr(self._peek, "window", None)
+        if peeked is not None:
+            return peeked
         if self._window is None:
             msg = f"Stream '{self.name}': no metrics window; requests start in get_records."
             raise RuntimeError(msg)
@@ -243,7 +251,10 @@ class MetricsStream(CustomerIOStream):
         start_date = _config_datetime(self.config.get("start_date"))
         end_date = _config_datetime(self.config.get("end_date"))
 
-        starting = self.get_starting_timestamp(context)
+        if getattr(self._peek, "active", False):
+            starting = self._peek_starting_timestamp(context)
+        else:
+            starting = self.get_starting_timestamp(context)
         if starting is None:
             start = run_started - timedelta(days=DEFAULT_HISTORY_DAYS)
         else:
@@ -276,6 +287,39 @@ class MetricsStream(CustomerIOStream):
             )
             return
         yield from super().get_records(context)
+
+    def _peek_starting_timestamp(self, context: Context | None) -> datetime | None:
+        """Return what ``get_starting_timestamp`` will return once this context syncs.
+
+        The SDK writes the starting value into STATE when the sync of a context
+        begins; this reads the same inputs (bookmark, ``start_date``) without writing.
+        """
+        partition = get_state_if_exists(
+            self.tap_state, self.name, self.state_manager.get_state_partition_context(context)
+        )
+        partition = partition if isinstance(partition, dict) else {}
+        value = partition.get("replication_key_value")
+        if not value or partition.get("replication_key") != self.replication_key:
+            value = None
+        start_date = self.config.get("start_date")
+        if start_date:
+            value = self.compare_start_date(value, start_date) if value else start_date
+        return _config_datetime(value)
+
+    def prefetch_requests(self, context: Context) -> list[requests.PreparedRequest]:
+        """Return the one request of a context, or none if its window is empty."""
+        self._peek.active = True
+        try:
+            window = self.metrics_window(context)
+        finally:
+            self._peek.active = False
+        if window is None:
+            return []
+        self._peek.window = window
+        try:
+            return super().prefetch_requests(context)
+        finally:
+            self._peek.window = None
 
     # Requests and responses ---------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from functools import cached_property
 from urllib.parse import quote
@@ -9,6 +10,7 @@ from urllib.parse import quote
 from singer_sdk import typing as th
 
 from tap_customerio.client import BadBodyError, CustomerIOStream, ParentGoneError, response_body
+from tap_customerio.prefetch import ordered_map
 
 if t.TYPE_CHECKING:
     import requests
@@ -123,19 +125,29 @@ class ObjectsStream(CustomerIOStream):
         yield from response_body(response).get(SEARCH_KEY) or []
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Yield each object found by the search, with its attributes."""
+        """Yield each object found by the search, with its attributes.
+
+        Attribute lookups run on the request pool ahead of the consumer; objects are
+        yielded in search order.
+        """
         type_id = context["object_type_id"] if context else None
-        for identifier in super().get_records(context):
-            object_id = str(identifier["object_id"])
-            attributes = self._fetch_attributes(context, object_id)
+        lookups = ordered_map(
+            self._tap.prefetcher,
+            super().get_records(context),
+            functools.partial(self._with_attributes, context),
+        )
+        for identifier, attributes in lookups:
             if attributes is _DELETED:
                 continue
             yield {
                 "object_type_id": type_id,
-                "object_id": object_id,
+                "object_id": str(identifier["object_id"]),
                 "cio_object_id": identifier.get("cio_object_id"),
                 "attributes": attributes,
             }
+
+    def _with_attributes(self, context: Context | None, identifier: dict) -> tuple[dict, t.Any]:
+        return identifier, self._fetch_attributes(context, str(identifier["object_id"]))
 
     @cached_property
     def _send_with_retries(self) -> t.Callable:
