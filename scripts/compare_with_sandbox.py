@@ -5,7 +5,10 @@ listed too. Expected counts come from the sandbox admin endpoint
 ``/_sandbox/truth/<stream>``. Exits 1 when any count differs.
 
 Usage: ``python scripts/compare_with_sandbox.py --database demo/customerio.duckdb
---sandbox-url http://127.0.0.1:8900/v1``
+--sandbox-url http://127.0.0.1:8900/v1``, or ``--postgres-schema tap_customerio`` in
+place of ``--database`` to count the tables of that PostgreSQL schema with ``psql``
+(connection from the usual ``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD`` and
+``PGDATABASE`` variables). Rows that ``ACTIVATE_VERSION`` marked deleted are not counted.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -60,9 +64,38 @@ def loaded_counts(database: Path) -> dict[str, int]:
     return counts
 
 
+def run_psql(query: str) -> str:
+    """Run one query with ``psql`` and return its unaligned, header-less output."""
+    psql = shutil.which("psql")
+    if psql is None:
+        msg = "psql not found: install the PostgreSQL client (Debian package postgresql-client)"
+        raise SystemExit(msg)
+    command = [psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def postgres_counts(schema: str) -> dict[str, int]:
+    """Return live rows per table of ``schema`` in the PostgreSQL database of ``PG*``."""
+    literal = schema.replace("'", "''")
+    tables = run_psql(
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{literal}'"
+    ).split()
+    counts: dict[str, int] = {}
+    for table in tables:
+        columns = run_psql(
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE table_schema = '{literal}' AND table_name = '{table}'"
+        ).split()
+        live = ' WHERE "_sdc_deleted_at" IS NULL' if "_sdc_deleted_at" in columns else ""
+        counts[table] = int(run_psql(f'SELECT count(*) FROM "{schema}"."{table}"{live}').strip())
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", required=True, type=Path, help="DuckDB file to read")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--database", type=Path, help="DuckDB file to read")
+    source.add_argument("--postgres-schema", help="PostgreSQL schema to read with psql")
     parser.add_argument("--sandbox-url", required=True, help="sandbox API root, ending in /v1")
     parser.add_argument(
         "--tap", default=str(Path(sys.executable).with_name("tap-customerio")), help="tap CLI"
@@ -70,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sandbox_root = args.sandbox_url.rstrip("/").removesuffix("/v1")
-    loaded = loaded_counts(args.database)
+    if args.database is not None:
+        loaded = loaded_counts(args.database)
+    else:
+        loaded = postgres_counts(args.postgres_schema)
     mismatches = 0
     print(f"{'table':<32} {'loaded':>8} {'expected':>9}")
     for stream in discovered_streams(args.tap):
