@@ -317,6 +317,9 @@ class CustomerIOStream(RESTStream):
     paged: bool = False
     #: ``limit`` sent with each request; None where the endpoint documents no limit.
     page_size: int | None = None
+    #: Whether ``null`` under the envelope key documents the end of the listing
+    #: (ESP suppressions); elsewhere a ``null`` page inside a listing is retried.
+    null_ends_listing: bool = False
     #: Filter records older than the bookmark on the client, for lists the API
     #: cannot filter by time.
     client_side_filter: bool = False
@@ -565,7 +568,23 @@ class CustomerIOStream(RESTStream):
         if key and not isinstance(body[key], (list, dict, type(None))):
             reason = f"a {type(body[key]).__name__} under '{key}' instead of a list"
             raise BadBodyError(self.name, label, reason, response)
+        if key and body[key] is None and not self._null_is_empty(response, body):
+            reason = f"null under '{key}' on a page inside a listing"
+            raise BadBodyError(self.name, label, reason, response)
         response.cio_body = body  # type: ignore[attr-defined]
+
+    def _null_is_empty(self, response: requests.Response, body: dict) -> bool:
+        """Tell whether ``null`` under the envelope key can mean an empty list.
+
+        It can on the first and only page of a listing, where APIs written in Go send
+        an empty list as ``null``. A ``null`` page after a cursor, or one that still
+        returns a ``next`` cursor, would silently drop records, so it is retried.
+        """
+        if self.null_ends_listing:
+            return True
+        query = urlsplit(response.request.url or "").query
+        after_cursor = any(part.startswith("start=") for part in query.split("&"))
+        return not after_cursor and not body.get("next")
 
     def _raise_for_client_error(self, response: requests.Response, label: str) -> None:
         status = response.status_code

@@ -188,7 +188,7 @@ def test_null_list_means_no_records(fresh_sandbox):
     assert fresh_sandbox.request_count("/actions") == 0
 
 
-def test_null_page_keeps_paging(fresh_sandbox):
+def test_null_page_retried(fresh_sandbox):
     actions = fresh_sandbox.workspace.data["campaign_actions"]
     campaign_id = max(actions, key=lambda key: len(actions[key]))
     assert len(actions[campaign_id]) > 20
@@ -199,8 +199,23 @@ def test_null_page_keeps_paging(fresh_sandbox):
     output = run_tap(config, PARENT_AND_CHILD)
 
     emitted = [r for r in output.records["campaign_actions"] if r["campaign_id"] == campaign_id]
-    assert len(emitted) == len(actions[campaign_id]) - 10
-    assert fresh_sandbox.request_count(path) == -(-len(actions[campaign_id]) // 10)
+    assert len(emitted) == len(actions[campaign_id])
+    assert fresh_sandbox.request_count(path) == -(-len(actions[campaign_id]) // 10) + 1
+    assert "null under 'actions' on a page inside a listing" in output.log
+
+
+def test_null_single_page_empty(fresh_sandbox):
+    campaign_id = fresh_sandbox.workspace.data["campaigns"][0]["id"]
+    path = f"^/v1/campaigns/{campaign_id}/actions$"
+    fresh_sandbox.workspace.data["campaign_actions"][campaign_id] = []
+    fresh_sandbox.add_fault("null_list", path=path)
+    config = retry_config(fresh_sandbox)
+
+    output = run_tap(config, PARENT_AND_CHILD)
+
+    assert fresh_sandbox.request_count(path) == 1
+    assert not [r for r in output.records["campaign_actions"] if r["campaign_id"] == campaign_id]
+    assert output.error is None
 
 
 # Paging that never ends ----------------------------------------------------------

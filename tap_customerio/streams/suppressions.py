@@ -36,6 +36,7 @@ class EspSuppressionsStream(CustomerIOStream):
     """
 
     name = "esp_suppressions"
+    null_ends_listing = True
     path = "/esp/suppression/{suppression_type}"
     envelope_key = "suppressions"
     primary_keys = ("suppression_type", "email")
