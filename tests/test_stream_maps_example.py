@@ -7,19 +7,25 @@ from pathlib import Path
 
 import yaml
 
+from tap_customerio.streams import STREAM_TYPES
 from tests.helpers import base_config, run_tap, selected_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def masked_config() -> dict:
-    """Return the config of the tap-customerio-masked extractor."""
+def masked_plugin() -> dict:
+    """Return the tap-customerio-masked extractor of meltano.yml."""
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     plugin = next(
         p for p in project["plugins"]["extractors"] if p["name"] == "tap-customerio-masked"
     )
     assert plugin["inherit_from"] == "tap-customerio"
-    return plugin["config"]
+    return plugin
+
+
+def masked_config() -> dict:
+    """Return the config of the tap-customerio-masked extractor."""
+    return masked_plugin()["config"]
 
 
 def test_masked_maps_hash_and_drop(sandbox):
@@ -55,3 +61,14 @@ def test_masked_maps_hash_and_drop(sandbox):
 
 def test_masked_salt_from_environment():
     assert masked_config()["stream_map_config"] == {"hash_salt": "$CUSTOMERIO_HASH_SALT"}
+
+
+def test_masked_leaves_out_unmapped_personal_streams():
+    plugin_select = masked_plugin()["select"]
+    mapped = set(masked_config()["stream_maps"])
+    for stream_class in STREAM_TYPES:
+        personal = str(stream_class.personal_data).startswith(("yes", "maybe"))
+        if personal and stream_class.name not in mapped:
+            assert f"!{stream_class.name}.*" in plugin_select, stream_class.name
+        if stream_class.name in mapped:
+            assert f"!{stream_class.name}.*" not in plugin_select, stream_class.name
