@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing as t
+from datetime import datetime
 from pathlib import Path
 
 
@@ -59,6 +60,27 @@ def check_state_text(text: str, path: str) -> None:
     if not isinstance(bookmarks, dict) or not all(isinstance(b, dict) for b in bookmarks.values()):
         msg = f"{_describe(path, 'STATE')} has 'bookmarks' that are not objects per stream: {fix}"
         raise InputFileError(msg)
+    for stream, bookmark in bookmarks.items():
+        entries = [bookmark, *(p for p in bookmark.get("partitions") or [] if isinstance(p, dict))]
+        for entry in entries:
+            value = entry.get("replication_key_value")
+            if value is not None and not _is_date_time(value):
+                msg = (
+                    f"{_describe(path, 'STATE')} has bookmark {value!r} for stream "
+                    f"'{stream}', which is not an ISO 8601 date-time: {fix}"
+                )
+                raise InputFileError(msg)
+
+
+def _is_date_time(value: t.Any) -> bool:
+    """Tell whether ``value`` is an ISO 8601 date-time string, as every bookmark is."""
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def check_catalog_text(text: str, path: str) -> None:

@@ -56,6 +56,18 @@ def test_bad_setting_stops_before_requests(fresh_sandbox, tmp_path, case):
     [
         ("--state", '{"bookmarks": {', ["STATE file", "is not valid JSON", "without --state"]),
         ("--state", "[1, 2]", ["STATE file", "holds a JSON list, not an object"]),
+        (
+            "--state",
+            '{"bookmarks": {"campaigns": {"replication_key": "updated",'
+            ' "replication_key_value": "not-a-date"}}}',
+            ["STATE file", "bookmark 'not-a-date' for stream 'campaigns'", "ISO 8601"],
+        ),
+        (
+            "--state",
+            '{"bookmarks": {"campaign_actions": {"partitions": [{"context": {"campaign_id": 1},'
+            ' "replication_key": "updated", "replication_key_value": 12345}]}}}',
+            ["STATE file", "bookmark 12345 for stream 'campaign_actions'"],
+        ),
         ("--catalog", "{not json}", ["catalog file", "is not valid JSON", "--discover"]),
         ("--catalog", '{"streams": [{"schema": {}}]}', ["catalog file", "tap_stream_id"]),
         ("--config", '{"api_key": ', ["config file", "is not valid JSON"]),
