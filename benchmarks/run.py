@@ -1,4 +1,4 @@
-"""Benchmark the tap against the sandbox and write BENCHMARKS.md.
+"""Benchmark the tap against the sandbox and write a Markdown report of the figures.
 
 Each scenario starts a sandbox process with realistic latency and the App API's
 10 requests per second limit, runs the tap CLI as a child process with the
@@ -9,8 +9,11 @@ and the 429 answers received. CPU-only scenarios (``cpu_*``) have no latency and
 no rate limit, for the CPU comparison with the stock SDK pipeline (``--baseline``).
 CPU and RSS are the tap process's own, read with ``os.wait4``.
 
-    uv run python -m benchmarks.run --baseline            # every scenario, writes BENCHMARKS.md
+    uv run python -m benchmarks.run --baseline            # every scenario
     uv run python -m benchmarks.run --scenario smoke      # the CI smoke check
+
+The report goes to benchmarks/results/latest.md (and .json) unless ``--output`` names
+another file; BENCHMARKS.md quotes such reports with their commands.
 """
 
 from __future__ import annotations
@@ -390,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SCENARIO",
         help="also run these scenarios (all when none is named) through the stock pipeline",
     )
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "benchmarks" / "results" / "latest.md"
+    )
     args = parser.parse_args(argv)
 
     names = args.scenario or [n for n in SCENARIOS if n != "smoke"]
