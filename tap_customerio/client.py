@@ -70,6 +70,9 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 #: ``EXPONENTIAL_BASE_SECONDS * 2 ** (n - 1)`` seconds, capped at 60 s.
 EXPONENTIAL_BASE_SECONDS = 1.0
 MAX_EXPONENTIAL_WAIT_SECONDS = 60.0
+#: Seconds between two STATE messages written by child streams (see
+#: ``CustomerIOStream._write_state_message``).
+CHILD_STATE_INTERVAL_SECONDS = 5.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 #: Extra seconds the limiter adds to each one-second window. Network jitter of up to
 #: this much between our send time and the server's receive time then cannot make
@@ -830,6 +833,21 @@ class CustomerIOStream(RESTStream):
         if self._outside_filter(record):
             return
         super()._write_record_message(record)
+
+    def _write_state_message(self) -> None:
+        """Write STATE, from child streams at most every ``CHILD_STATE_INTERVAL_SECONDS``.
+
+        A child stream writes STATE after each parent, and every message holds the
+        bookmarks of all parents, so writing each one costs time quadratic in the
+        number of parents. ``TapCustomerIO.sync_all`` writes the held STATE at the end.
+        """
+        if self.parent_stream_type is not None and not self.state_manager.is_flushed:
+            now = time.monotonic()
+            if now - self._tap.child_state_written < CHILD_STATE_INTERVAL_SECONDS:
+                self._tap.child_state_pending = True
+                return
+            self._tap.child_state_written = now
+        super()._write_state_message()
 
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None

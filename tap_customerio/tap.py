@@ -578,6 +578,11 @@ class TapCustomerIO(Tap):
         """Return the limiter shared by every stream of this run."""
         return RateLimiter(float(self.config.get("max_requests_per_second", 10)))
 
+    #: When a child stream last wrote STATE (monotonic seconds), and whether one
+    #: has held STATE back since; see ``CustomerIOStream._write_state_message``.
+    child_state_written = 0.0
+    child_state_pending = False
+
     @cached_property
     def prefetcher(self) -> Prefetcher:
         """Return the request pool shared by every stream of this run."""
@@ -612,6 +617,9 @@ class TapCustomerIO(Tap):
             outcome = "completed"
         finally:
             self.prefetcher.close()
+            if self.child_state_pending:
+                # Child streams hold STATE back between writes; this writes the last.
+                self.state_writer.write_state(self.state)
             # The writer holds RECORD lines in blocks; they are written also when the
             # sync fails, as the SDK's writer would have.
             flush = getattr(self.message_writer, "flush", None)

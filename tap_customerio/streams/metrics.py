@@ -286,7 +286,22 @@ class MetricsStream(CustomerIOStream):
                 dict(context or {}),
             )
             return
+        self._latest_record = None
         yield from super().get_records(context)
+        # Periods arrive oldest first, so the last emitted record holds the bookmark.
+        if self._latest_record is not None:
+            super()._increment_stream_state(self._latest_record, context=context)
+            self._latest_record = None
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """Keep the latest record; ``get_records`` moves the bookmark once per parent.
+
+        The SDK finds a parent's bookmark by scanning every parent's entry in STATE,
+        so moving it for each of a parent's periods cost time in the number of parents.
+        """
+        self._latest_record = latest_record
 
     def _peek_starting_timestamp(self, context: Context | None) -> datetime | None:
         """Return what ``get_starting_timestamp`` will return once this context syncs.
