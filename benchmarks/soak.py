@@ -102,12 +102,12 @@ PROFILES = {
         rate=40.0,
         request_timeout=2.0,
         max_retries=8,
-        max_retry_seconds=5.0,
+        max_retry_seconds=4.0,
         history_days=60,
-        storm_every=6.0,
+        storm_every=10.0,
         storm_seconds=1.0,
-        outage_every=6.0,
-        outage_seconds=7.0,
+        outage_every=5.0,
+        outage_seconds=6.0,
         max_outages=1,
         sample_every=0.5,
     ),
@@ -290,12 +290,18 @@ class PassResult:
 
 
 class RssSampler(threading.Thread):
-    """Read VmRSS of one process every ``every`` seconds into a shared list."""
+    """Read VmRSS of one process every ``every`` seconds into a shared list.
+
+    ``peak_mb`` is the last VmHWM read. The ``ru_maxrss`` of ``os.wait4`` is no use
+    here: on Linux it includes the parent's RSS at the moment the child was spawned,
+    and the soak process keeps every emitted key and the truth in memory.
+    """
 
     def __init__(self, pid: int, every: float, samples: list, label: tuple, t0: float) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.samples, self.label, self.t0 = pid, every, samples, label, t0
         self.stopped = threading.Event()
+        self.peak_mb = 0.0
 
     def run(self) -> None:
         status = Path(f"/proc/{self.pid}/status")
@@ -308,6 +314,9 @@ class RssSampler(threading.Thread):
             if match:
                 rss_mb = int(match.group(1)) / 1024
                 self.samples.append((time.monotonic() - self.t0, *self.label, rss_mb))
+            match = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+            if match:
+                self.peak_mb = max(self.peak_mb, int(match.group(1)) / 1024)
             self.stopped.wait(self.every)
 
 
@@ -355,11 +364,11 @@ def run_tap(
         sampler.start()
         reader = threading.Thread(target=read, args=(process.stdout,))
         reader.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
         sampler.stopped.set()
+        sampler.join()
         reader.join()
     wall = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     text = log_path.read_text(errors="replace")
     retries = Counter(_reason(m.group(2)) for m in RETRY_LINE.finditer(text))
     error = ""
@@ -373,7 +382,7 @@ def run_tap(
         exit_code=process.returncode,
         wall_s=wall,
         records=records,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=sampler.peak_mb,
         retries=retries,
         error=error,
     )
@@ -643,7 +652,7 @@ def write_report(outcome: dict, command: str, path: Path) -> None:
     lost = sum(sum(p.lost.values()) for p in passes)
     foreign = sum(sum(p.foreign.values()) for p in passes)
     growth = rss_growth(outcome["samples"])
-    outages = "an" if profile.max_outages is None else f"(at most {profile.max_outages}) an"
+    outages = "" if profile.max_outages is None else f" (at most {profile.max_outages})"
     events = ", ".join(f"{k}: {v}" for k, v in sorted(outcome["events"].items()))
     low, high = profile.latency_ms
     rate = f"{profile.rate:g}" if profile.rate else "10 (sandbox) and the tap's default"
@@ -662,11 +671,11 @@ def write_report(outcome: dict, command: str, path: Path) -> None:
         f"{profile.max_retries}, max_retry_seconds {profile.max_retry_seconds:g}, "
         f"start_date {outcome['config']['start_date']}.",
         "",
-        f"Steady faults (share of requests): {steady}; `slow` answers "
+        f"Steady faults (share of requests): {steady}; `slow` responds "
         f"{profile.request_timeout + 1:g} s late, after the tap's timeout. Every "
         f"{profile.storm_every:g} s a {profile.storm_seconds:g} s 429 storm begins "
         "(alternately with Retry-After: 2 and without), and every "
-        f"{profile.outage_every:g} s {outages} {profile.outage_seconds:g} s 503 outage, "
+        f"{profile.outage_every:g} s a {profile.outage_seconds:g} s 503 outage{outages}, "
         "longer than the retry budget, which fails the run; the soak then resumes "
         "from the run's last STATE.",
         "",
