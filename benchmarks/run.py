@@ -7,7 +7,9 @@ allows (its documented page sizes), the lower bound on wall time (requests /
 limit), wall time, records per second, tap CPU seconds per 1000 records, peak RSS
 and the 429 answers received. CPU-only scenarios (``cpu_*``) have no latency and
 no rate limit, for the CPU comparison with the stock SDK pipeline (``--baseline``).
-CPU and RSS are the tap process's own, read with ``os.wait4``.
+CPU is the tap process's own, read with ``os.wait4``. Peak RSS is the tap's VmHWM from
+``/proc/<pid>/status``, sampled until it exits, because ``ru_maxrss`` would also count
+the memory the child inherited from this process when it was spawned.
 
     uv run python -m benchmarks.run --baseline            # every scenario
     uv run python -m benchmarks.run --scenario smoke      # the CI smoke check
@@ -242,12 +244,37 @@ def run_tap(command: list[str], config: dict, streams: list[str] | None, workdir
         )
         reader = threading.Thread(target=count_records, args=(process.stdout,))
         reader.start()
+        peak_kb = 0
+        done = threading.Event()
+
+        def sample_peak() -> None:
+            nonlocal peak_kb
+            while not done.is_set():
+                peak_kb = max(peak_kb, read_peak_rss_kb(process.pid))
+                done.wait(0.2)
+
+        sampler = threading.Thread(target=sample_peak)
+        sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
+        done.set()
+        sampler.join()
         reader.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    return process.returncode, wall, records, cpu, usage.ru_maxrss / 1024
+    return process.returncode, wall, records, cpu, peak_kb / 1024
+
+
+def read_peak_rss_kb(pid: int) -> int:
+    """Return a live process's peak resident set size (VmHWM) in KiB, 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def measure(scenario: Scenario, pipeline: str, *, latency_ms: float, rate: float) -> Result:
