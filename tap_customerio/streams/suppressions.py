@@ -42,7 +42,7 @@ class EspSuppressionsStream(CustomerIOStream):
     primary_keys = ("suppression_type", "email")
     page_size = 1000
     personal_data = "yes: `email` of each suppressed address"
-    request_cost = "4 types, each 1 per 1000 addresses plus 1"
+    request_cost = "4 types, each 1 per 1000 addresses, plus 1 when the count is a multiple of 1000"
 
     schema = th.PropertiesList(
         th.Property("suppression_type", th.StringType, required=True),

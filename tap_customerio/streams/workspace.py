@@ -152,7 +152,7 @@ class ReportingWebhooksStream(CustomerIOStream):
     path = "/reporting_webhooks"
     envelope_key = "reporting_webhooks"
     primary_keys = ("id",)
-    personal_data = "no (credentials in `endpoint` are removed)"
+    personal_data = "no (a `user:password@` in `endpoint` is removed)"
     request_cost = "1 per run"
 
     schema = th.PropertiesList(
