@@ -207,12 +207,28 @@ def iso_to_epoch(value: str) -> int:
     return int(parsed.timestamp())
 
 
-def strip_userinfo(url: str) -> str:
-    """Return ``url`` without a ``user:password@`` part; the tap never sends it."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+def remove_userinfo(url: t.Any) -> t.Any:
+    """Return ``url`` without the ``user:password@`` part of its authority.
+
+    Only the authority (between ``://`` and the first ``/``, ``?`` or ``#``) is
+    changed, so an ``@`` in the path or query stays. A password may contain an
+    unencoded ``@``, so everything up to the last ``@`` is removed. Values that are
+    not strings are returned unchanged.
+    """
+    if not isinstance(url, str):
         return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    end = len(rest)
+    for delimiter in "/?#":
+        position = rest.find(delimiter)
+        if position != -1:
+            end = min(end, position)
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    return f"{scheme}://{authority.rsplit('@', 1)[1]}{rest[end:]}"
 
 
 def error_detail(response: requests.Response) -> str:
@@ -346,7 +362,7 @@ class CustomerIOStream(RESTStream):
         """
         api_url = self.config.get("api_url")
         if api_url:
-            return strip_userinfo(api_url).rstrip("/")
+            return remove_userinfo(api_url).rstrip("/")
         return REGION_URLS[self.config.get("region") or "us"]
 
     @cached_property

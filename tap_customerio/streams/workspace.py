@@ -6,35 +6,11 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from tap_customerio.client import CustomerIOStream, response_body
+from tap_customerio.client import CustomerIOStream, remove_userinfo, response_body
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
-
-
-def remove_userinfo(url: t.Any) -> t.Any:
-    """Return ``url`` without the ``user:password@`` part of its authority.
-
-    Only the authority (between ``://`` and the first ``/``, ``?`` or ``#``) is
-    changed, so an ``@`` in the path or query stays. A password may contain an
-    unencoded ``@``, so everything up to the last ``@`` is removed. Values that are
-    not strings are returned unchanged.
-    """
-    if not isinstance(url, str):
-        return url
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return url
-    end = len(rest)
-    for delimiter in "/?#":
-        position = rest.find(delimiter)
-        if position != -1:
-            end = min(end, position)
-    authority = rest[:end]
-    if "@" not in authority:
-        return url
-    return f"{scheme}://{authority.rsplit('@', 1)[1]}{rest[end:]}"
 
 
 class CollectionsStream(CustomerIOStream):
