@@ -14,7 +14,7 @@ def encode_cursor(position: int) -> str:
 
 
 def decode_cursor(token: str) -> int:
-    """Decode a cursor made by ``encode_cursor``, or answer 400."""
+    """Decode a cursor made by ``encode_cursor``, or raise a 400."""
     try:
         return int(base64.b64decode(token.encode()).decode().split(":", 1)[1])
     except (ValueError, IndexError, UnicodeDecodeError):

@@ -60,7 +60,7 @@ class FaultRule:
     - ``truncated``, ``html`` (status 200), ``empty``, ``no_envelope``, ``null_list``
       (every list in the body becomes ``null``): broken bodies;
     - ``reset``: announce the full length, send half the body, close the connection;
-    - ``slow``: wait ``seconds`` before answering normally;
+    - ``slow``: wait ``seconds`` before responding normally;
     - ``echo``: answer 400 with the request's Authorization header in the error
       detail, as some debugging proxies do;
     - ``cursor_cycle``: ``next`` alternates between two cursors, A then B then A;
@@ -317,7 +317,7 @@ class Sandbox:
                 action(self.workspace)
 
     def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes) -> tuple:
-        """Answer one request; return (status, headers, body bytes, fault mode)."""
+        """Handle one request; return (status, headers, body bytes, fault mode)."""
         split = urlsplit(raw_path)
         path = split.path
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    """An error answer in the Customer.io error envelope."""
+    """An error response in the Customer.io error envelope."""
 
     def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)

@@ -248,10 +248,10 @@ def error_detail(response: requests.Response) -> str:
 class CursorPaginator(BaseAPIPaginator[str | None]):
     """Follow the ``next`` cursor of a Customer.io list until it is empty or absent.
 
-    The SDK detects only a cursor repeated on consecutive pages; a cycle such as
-    A, B, A would loop forever, so every cursor of the listing is remembered. A
-    server that hands out fresh cursors to the same page again is caught by
-    remembering a digest of every non-empty page.
+    The SDK detects only a cursor repeated on consecutive pages, so a cycle such as
+    A, B, A would loop forever. This paginator remembers every cursor of the
+    listing. It also remembers a digest of every non-empty page, which catches a
+    server that hands out fresh cursors to the same page again.
     """
 
     def __init__(self, stream_name: str) -> None:
@@ -840,7 +840,7 @@ class CustomerIOStream(RESTStream):
         return (start is not None and value < start) or (end is not None and value > end)
 
     def _write_record_message(self, record: dict) -> None:
-        """Write a RECORD unless the client-side filter says it has not changed.
+        """Write a RECORD unless the client-side filter drops it as unchanged.
 
         The filter runs here rather than in ``post_process`` because the SDK reads a
         parent's children only for records that leave ``post_process``, and a child can
@@ -853,7 +853,7 @@ class CustomerIOStream(RESTStream):
     def _write_state_message(self) -> None:
         """Write STATE, from child streams at most every ``CHILD_STATE_INTERVAL_SECONDS``.
 
-        A child stream writes STATE after each parent, and every message holds the
+        A child stream writes STATE after each parent, and every message contains the
         bookmarks of all parents, so writing each one costs time quadratic in the
         number of parents. ``TapCustomerIO.sync_all`` writes the held STATE at the end.
         """

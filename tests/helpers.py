@@ -79,7 +79,7 @@ def run_tap(
     """Sync the tap in-process and return its messages and log text.
 
     With ``allow_error`` an exception ends the sync but not the call: the output
-    holds what was written before it, and ``error`` holds the exception.
+    contains what was written before it, and ``error`` is the exception.
     """
     error: Exception | None = None
     if catalog is None:

@@ -431,7 +431,7 @@ def test_messages_bookmark_past_retention(sandbox):
     config = base_config(sandbox, end_date=iso(now))
     sandbox.clear_requests()
     output = run_tap(config, ["messages"], state=state)
-    # Windows are read concurrently, so the log holds them in arrival order.
+    # Windows are read concurrently, so the log lists them in arrival order.
     windows = sorted(
         (int(r.query["start_ts"]), int(r.query["end_ts"]))
         for r in sandbox.requests

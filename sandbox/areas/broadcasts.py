@@ -95,7 +95,7 @@ def generate(ws: Workspace, rng: random.Random) -> None:
 
 
 def broadcast_or_404(ws: Workspace, broadcast_id: str) -> dict:
-    """Return a broadcast by its path id, or answer 404."""
+    """Return a broadcast by its path id, or raise a 404."""
     for broadcast in ws.data["broadcasts"]:
         if str(broadcast["id"]) == broadcast_id and not is_deleted(
             ws, "broadcasts", broadcast["id"]

@@ -94,7 +94,7 @@ def generate(ws: Workspace, rng: random.Random) -> None:
 
 
 def campaign_or_404(ws: Workspace, campaign_id: str) -> dict:
-    """Return a campaign by its path id, or answer 404."""
+    """Return a campaign by its path id, or raise a 404."""
     for campaign in ws.data["campaigns"]:
         if str(campaign["id"]) == campaign_id:
             return campaign

@@ -129,7 +129,7 @@ def generate(ws: Workspace, rng: random.Random) -> None:
 
 
 def newsletter_or_404(ws: Workspace, newsletter_id: str) -> dict:
-    """Return a newsletter by its path id, or answer 404."""
+    """Return a newsletter by its path id, or raise a 404."""
     for newsletter in ws.data["newsletters"]:
         if str(newsletter["id"]) == newsletter_id and not is_deleted(
             ws, "newsletters", newsletter["id"]

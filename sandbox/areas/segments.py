@@ -104,7 +104,7 @@ def listed_segments(ws: Workspace) -> list[dict]:
 
 
 def segment_or_404(ws: Workspace, segment_id: str) -> dict:
-    """Return a listed segment by its path id, or answer 404."""
+    """Return a listed segment by its path id, or raise a 404."""
     for segment in listed_segments(ws):
         if str(segment["id"]) == segment_id:
             return segment

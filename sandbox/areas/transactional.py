@@ -71,7 +71,7 @@ def generate(ws: Workspace, rng: random.Random) -> None:
 
 
 def template_or_404(ws: Workspace, transactional_id: str) -> dict:
-    """Return a template by its path id, or answer 404."""
+    """Return a template by its path id, or raise a 404."""
     for template in ws.data["transactional"]:
         if str(template["id"]) == transactional_id and not is_deleted(
             ws, "transactional", template["id"]

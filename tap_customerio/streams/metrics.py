@@ -288,7 +288,7 @@ class MetricsStream(CustomerIOStream):
             return
         self._latest_record = None
         yield from super().get_records(context)
-        # Periods arrive oldest first, so the last emitted record holds the bookmark.
+        # Periods arrive oldest first, so the last emitted record contains the bookmark.
         if self._latest_record is not None:
             super()._increment_stream_state(self._latest_record, context=context)
             self._latest_record = None
@@ -554,7 +554,7 @@ class BroadcastActionMetricsStream(MetricsStream):
     """Broadcast action metrics: ``GET /v1/broadcasts/{broadcast_id}/actions/{action_id}/metrics``.
 
     Version 2: the App API spec lists ``version``, ``res``, ``start``, ``end`` and
-    ``tz`` on this operation, and its response holds one integer array per series.
+    ``tz`` on this operation, and its response contains one integer array per series.
     """
 
     name = "broadcast_action_metrics"

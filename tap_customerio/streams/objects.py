@@ -69,7 +69,7 @@ class ObjectsStream(CustomerIOStream):
     stubbed call: ``POST /v1/objects?start=&limit=`` with the body
     ``{"object_type_id": "<id as string>", "filter": {...}}``, returning
     ``identifiers`` [{``object_id``, ``cio_object_id``}] and a ``next`` cursor. To
-    match every object, the filter asks for objects whose ``object_id`` exists, as
+    match every object, the filter selects objects whose ``object_id`` exists, as
     the people search does with ``cio_id``. The page size of 1000 is the people
     search's; no limit is documented for objects.
 
